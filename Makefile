@@ -1,0 +1,44 @@
+# Two commands do all the set-up: `make run` and `make test` (see README.md).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint format bench check catalogs clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Stamps make a second `make run` start at once; editing pyproject.toml reinstalls.
+$(VENV)/.run-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -e .
+	touch $@
+
+$(VENV)/.test-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@ $(VENV)/.run-installed
+
+catalogs: $(VENV)/.run-installed
+	$(BIN)/vollsmose-bot catalog compile
+
+run: $(VENV)/.run-installed catalogs
+	$(BIN)/vollsmose-bot run
+
+check: $(VENV)/.run-installed catalogs
+	$(BIN)/vollsmose-bot check
+
+lint: $(VENV)/.test-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.test-installed
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: $(VENV)/.test-installed catalogs lint
+	$(BIN)/python -m pytest
+
+bench: $(VENV)/.test-installed catalogs
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) locales/*/LC_MESSAGES/*.mo .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Vollsmose Guide: a multilingual Telegram bot that guides residents to local offers."""

@@ -1,0 +1,179 @@
+"""Command line: vollsmose-bot run | chat | check | catalog | backup."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from bot.config import ConfigError, Settings, load_settings
+from bot.content import ContentError, load_content
+from bot.engine import Engine
+from bot.i18n import LANGUAGES, Catalogs
+
+log = logging.getLogger("bot")
+
+DESCRIPTION = """\
+Vollsmose Guide: a Telegram bot that guides residents of Vollsmose to local help in their own
+language and counts referrals anonymously.
+
+Configuration comes from environment variables or a .env file in the working directory:
+  TELEGRAM_BOT_TOKEN    token from @BotFather (without it, `run` opens the terminal chat)
+  TELEGRAM_API_URL      Bot API server root (default https://api.telegram.org)
+  BOT_DATABASE          SQLite file (default data/vollsmose.sqlite3)
+  BOT_STAFF_IDS         comma-separated numeric Telegram user ids of staff
+  BOT_STAFF_CHAT_ID     chat for staff reports (optional)
+  BOT_DEFAULT_LANGUAGE  da, ar, tr, so, ku, ckb or en (default da)
+  BOT_TIMEZONE          default Europe/Copenhagen
+  BOT_CONTENT_DIR       folder with goals.yaml, menu.yaml, services.yaml, pathways (default flows/)
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vollsmose-bot",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser("run", help="serve residents over Telegram (long polling)")
+    chat = commands.add_parser("chat", help="try the bot in this terminal, no Telegram needed")
+    chat.add_argument("--language", choices=LANGUAGES, help="skip the language picker")
+    check = commands.add_parser("check", help="validate content and catalogs; exit 1 on problems")
+    check.add_argument(
+        "--strict", action="store_true", help="also fail while sample (unconfirmed) entries remain"
+    )
+    catalog = commands.add_parser("catalog", help="translation pipeline")
+    catalog.add_argument("action", choices=("extract", "update", "compile", "status"))
+    backup = commands.add_parser("backup", help="write a consistent copy of the database")
+    backup.add_argument("path", type=Path, help="where to write the copy")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line, read configuration and run the chosen command."""
+    args = _parser().parse_args(argv)
+    command = args.command or "run"
+    try:
+        if command == "catalog":
+            return _catalog(args.action)
+        settings = load_settings()
+        if command == "check":
+            return _check(settings, strict=args.strict)
+        if command == "backup":
+            return asyncio.run(_backup(settings, args.path))
+        engine = _engine(settings)
+        if command == "chat" or settings.token is None:
+            if command == "run":
+                print(
+                    "TELEGRAM_BOT_TOKEN is not set, so the bot runs here as a terminal chat.\n"
+                    "To serve residents on Telegram, get a token from @BotFather and put\n"
+                    "TELEGRAM_BOT_TOKEN=... in a .env file in this folder (see README.md).\n",
+                    file=sys.stderr,
+                )
+            return _chat(engine, getattr(args, "language", None))
+        return _run(settings, engine)
+    except ConfigError as error:
+        print(f"Configuration error:\n{error}", file=sys.stderr)
+        return 2
+    except ContentError as error:
+        print(f"Content error:\n{error}", file=sys.stderr)
+        return 1
+
+
+def _engine(settings: Settings) -> Engine:
+    catalogs = Catalogs()
+    missing = catalogs.missing()
+    if missing:
+        print(
+            f"Compiled catalogs missing for {', '.join(missing)}: "
+            "run `make run` or `vollsmose-bot catalog compile`. Showing English for those.",
+            file=sys.stderr,
+        )
+    return Engine(load_content(settings.bot_content_dir), catalogs)
+
+
+def _chat(engine: Engine, language: str | None) -> int:
+    from bot.console import ConsoleChat
+
+    ConsoleChat(engine, language).run()
+    return 0
+
+
+def _run(settings: Settings, engine: Engine) -> int:
+    from telegram import Update
+
+    from bot.logs import setup_logging
+    from bot.telegram import build_application
+
+    setup_logging(settings.bot_log_level, settings.token)
+    application = build_application(settings, engine)
+    log.info("starting: long polling %s", settings.telegram_api_url)
+    application.run_polling(allowed_updates=Update.ALL_TYPES)
+    log.info("stopped cleanly")
+    return 0
+
+
+def _check(settings: Settings, *, strict: bool) -> int:
+    from bot.catalog import status
+
+    content = load_content(settings.bot_content_dir)
+    problems = []
+    if strict:
+        problems += [
+            f"{settings.bot_content_dir.name}/services.yaml: services.{sid}: sample entry: "
+            "contact details not confirmed by staff"
+            for sid, service in content.services.items()
+            if service.sample
+        ]
+    for language in status():
+        problems += language.problems
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        print(f"{len(problems)} problem(s).", file=sys.stderr)
+        return 1
+    print(
+        f"OK: {len(content.screens)} screens, {len(content.services)} services, "
+        f"{len(LANGUAGES)} languages, content version {content.version}."
+    )
+    return 0
+
+
+def _catalog(action: str) -> int:
+    from bot import catalog
+
+    if action == "extract":
+        template = catalog.extract()
+        print(f"{len(template)} messages in locales/messages.pot")
+    elif action == "update":
+        catalog.update()
+        print("updated " + ", ".join(catalog.po_path(code).as_posix() for code in LANGUAGES))
+    elif action == "compile":
+        catalog.compile_all()
+        print("compiled " + ", ".join(LANGUAGES))
+    else:
+        for status in catalog.status():
+            print(
+                f"{status.language:4} {status.share:6.1%}  {status.translated}/{status.total}"
+                + (f"  {status.fuzzy} fuzzy" if status.fuzzy else "")
+            )
+    return 0
+
+
+async def _backup(settings: Settings, target: Path) -> int:
+    from bot.storage import Storage
+
+    storage = await Storage.open(settings.bot_database)
+    try:
+        await storage.backup(target)
+    finally:
+        await storage.close()
+    print(f"wrote {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

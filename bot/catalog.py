@@ -1,0 +1,129 @@
+"""The catalog pipeline: extract messages.pot, update each language's .po, compile .mo, check."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from babel.messages.catalog import Catalog
+from babel.messages.extract import extract_from_dir
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po, write_po
+
+from bot.i18n import DOMAIN, LANGUAGES, LOCALES_DIR
+
+ROOT = LOCALES_DIR.parent
+METHOD_MAP = [
+    ("bot/**.py", "python"),
+    ("flows/**.yaml", "bot.i18n_extract:extract_flows"),
+]
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
+REVIEW_NOTE = "This translation awaits review by a native speaker."
+
+
+@dataclass(frozen=True)
+class Status:
+    language: str
+    translated: int
+    total: int
+    fuzzy: int
+    problems: tuple[str, ...]
+
+    @property
+    def share(self) -> float:
+        return self.translated / self.total if self.total else 1.0
+
+
+def po_path(language: str, locales: Path = LOCALES_DIR) -> Path:
+    return locales / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+def extract(root: Path = ROOT, locales: Path = LOCALES_DIR) -> Catalog:
+    """Collect every msgid from the code and the flow files into locales/messages.pot."""
+    template = Catalog(project="vollsmose-bot", msgid_bugs_address="", fuzzy=False)
+    for filename, lineno, message, comments, context in extract_from_dir(
+        root,
+        method_map=METHOD_MAP,
+        keywords=KEYWORDS,
+        comment_tags=("Translators:",),
+        strip_comment_tags=True,
+    ):
+        template.add(
+            message, None, [(filename, lineno)], auto_comments=comments, context=context
+        )
+    with (locales / f"{DOMAIN}.pot").open("wb") as out:
+        write_po(out, template, width=100, omit_header=False, sort_output=False)
+    return template
+
+
+def _read(path: Path, language: str | None = None) -> Catalog:
+    with path.open("rb") as handle:
+        return read_po(handle, locale=language)
+
+
+def update(locales: Path = LOCALES_DIR, languages: tuple[str, ...] = LANGUAGES) -> None:
+    """Bring every language's .po in line with messages.pot; new texts arrive untranslated."""
+    template = _read(locales / f"{DOMAIN}.pot")
+    for language in languages:
+        path = po_path(language, locales)
+        if path.is_file():
+            catalog = _read(path, language)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            catalog = Catalog(locale=language, project="vollsmose-bot", fuzzy=False)
+            catalog.header_comment = f"# {language}: {REVIEW_NOTE}"
+        catalog.update(template, no_fuzzy_matching=True, update_header_comment=False)
+        catalog.revision_date = dt.datetime.now(dt.UTC)
+        with path.open("wb") as out:
+            write_po(out, catalog, width=100, ignore_obsolete=True)
+
+
+def compile_all(locales: Path = LOCALES_DIR, languages: tuple[str, ...] = LANGUAGES) -> None:
+    """Write each .po to its .mo (fuzzy entries are left out, as gettext expects)."""
+    for language in languages:
+        path = po_path(language, locales)
+        if not path.is_file():
+            continue
+        catalog = _read(path, language)
+        with path.with_suffix(".mo").open("wb") as out:
+            write_mo(out, catalog)
+
+
+def status(locales: Path = LOCALES_DIR, languages: tuple[str, ...] = LANGUAGES) -> list[Status]:
+    """Per language: how much is translated, what is fuzzy, and Babel's check() problems."""
+    template = _read(locales / f"{DOMAIN}.pot")
+    ids = {message.id for message in template if message.id}
+    result = []
+    for language in languages:
+        path = po_path(language, locales)
+        if not path.is_file():
+            result.append(Status(language, 0, len(ids), 0, (f"{path}: is missing",)))
+            continue
+        catalog = _read(path, language)
+        translated = fuzzy = 0
+        problems = []
+        for message in catalog:
+            if not message.id or message.id not in ids:
+                continue
+            complete = all(message.string) if message.pluralizable else bool(message.string)
+            if message.fuzzy:
+                fuzzy += 1
+                problems.append(f"{path}:{message.lineno}: fuzzy: {_short(message.id)}")
+            elif complete:
+                translated += 1
+            else:
+                problems.append(f"{path}:{message.lineno}: untranslated: {_short(message.id)}")
+        for message, errors in catalog.check():
+            for error in errors:
+                problems.append(f"{path}:{message.lineno}: {error}: {_short(message.id)}")
+        missing = ids - {message.id for message in catalog if message.id}
+        problems += [f"{path}: not in the catalog (run update): {_short(m)}" for m in missing]
+        result.append(Status(language, translated, len(ids), fuzzy, tuple(problems)))
+    return result
+
+
+def _short(msgid: object) -> str:
+    text = msgid[0] if isinstance(msgid, tuple) else str(msgid)
+    text = text.replace("\n", " ")
+    return repr(text if len(text) <= 60 else text[:57] + "...")

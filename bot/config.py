@@ -1,0 +1,106 @@
+"""Settings from the environment and an optional .env file, validated with errors that name the variable."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.i18n import LANGUAGES
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+_TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names each variable and what is wrong."""
+
+
+class Settings(BaseSettings):
+    """Everything the operator can set; each field is read from the variable of the same name."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+    bot_database: Path = Path("data/vollsmose.sqlite3")
+    bot_staff_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    bot_staff_chat_id: int | None = None
+    bot_default_language: str = "da"
+    bot_timezone: str = "Europe/Copenhagen"
+    bot_content_dir: Path = REPOSITORY / "flows"
+    bot_log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+
+    @field_validator("telegram_bot_token", mode="before")
+    @classmethod
+    def _token(cls, value: object) -> object:
+        if value in (None, ""):
+            return None
+        if not _TOKEN.match(str(value).strip()):
+            # Never echo the value: it may be a real token with a typo.
+            raise ValueError("is not a bot token of the form 123456789:ABC... from @BotFather")
+        return str(value).strip()
+
+    @field_validator("telegram_api_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"{value!r} is not an http(s) URL such as https://api.telegram.org")
+        return value.rstrip("/")
+
+    @field_validator("bot_staff_ids", mode="before")
+    @classmethod
+    def _staff(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [part.strip() for part in value.split(",") if part.strip()]
+            for part in parts:
+                if not re.fullmatch(r"-?\d+", part):
+                    raise ValueError(f"{part!r} is not a numeric Telegram user id")
+            return frozenset(int(part) for part in parts)
+        return value
+
+    @field_validator("bot_default_language")
+    @classmethod
+    def _language(cls, value: str) -> str:
+        if value not in LANGUAGES:
+            raise ValueError(f"{value!r} is not one of {', '.join(LANGUAGES)}")
+        return value
+
+    @field_validator("bot_timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a time zone such as Europe/Copenhagen") from None
+        return value
+
+    @property
+    def token(self) -> str | None:
+        return self.telegram_bot_token.get_secret_value() if self.telegram_bot_token else None
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        return ZoneInfo(self.bot_timezone)
+
+    @property
+    def secret_file(self) -> Path:
+        """Where the key for hashing residents' ids lives: beside the database, mode 600."""
+        return self.bot_database.with_suffix(".secret")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment (and .env); raise ConfigError naming each bad variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors(include_url=False, include_input=False):
+            name = str(error["loc"][0]).upper() if error["loc"] else "configuration"
+            message = str(error["msg"]).removeprefix("Value error, ")
+            lines.append(f"{name}: {message}")
+        raise ConfigError("\n".join(lines)) from None

@@ -1,0 +1,279 @@
+"""Load flows/*.yaml into one validated Content object, or fail with every problem named by place."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from bot.content.models import (
+    ID_PATTERN,
+    Goal,
+    GoalsFile,
+    MenuFile,
+    PathwayFile,
+    Screen,
+    Service,
+    ServicesFile,
+)
+
+GOALS_FILE = "goals.yaml"
+MENU_FILE = "menu.yaml"
+SERVICES_FILE = "services.yaml"
+_SPECIAL_FILES = {GOALS_FILE, MENU_FILE, SERVICES_FILE}
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the content, named by file and the path inside it."""
+
+    file: str
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.path}: {self.message}" if self.path else f"{self.file}: {self.message}"
+
+
+class ContentError(Exception):
+    """The content folder cannot be used; str() lists every problem, one a line."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+@dataclass(frozen=True)
+class Content:
+    """All content, validated and cross-referenced; the engine reads only this."""
+
+    directory: Path
+    version: str
+    goals: dict[str, Goal]
+    start: str
+    screens: dict[str, Screen]
+    pathways: dict[str, PathwayFile]
+    services: dict[str, Service]
+    pathway_of: dict[str, str] = field(default_factory=dict)
+    parent_of: dict[str, str] = field(default_factory=dict)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A YAML loader that refuses a key written twice in one mapping, which PyYAML would overwrite."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _value in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"{key!r} is defined twice (first on line {seen[key] + 1})",
+                    key_node.start_mark,
+                )
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
+def format_path(loc: tuple[Any, ...]) -> str:
+    """Render a pydantic location as services.fritidsjob-hjaelp.hours.mon or buttons[1].to."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part == "[key]":
+            out += " (key)"
+        elif re.fullmatch(r"[A-Za-z0-9_-]+", str(part)):
+            out += f".{part}" if out else str(part)
+        else:
+            out += f'["{part}"]'
+    return out
+
+
+def _message(error: Any) -> str:
+    """Phrase a pydantic error for a staff member editing YAML."""
+    kind = error["type"]
+    if kind == "missing":
+        return "is required"
+    if kind == "extra_forbidden":
+        return "is not a known key"
+    if kind == "string_pattern_mismatch":
+        if error["ctx"]["pattern"] == ID_PATTERN:
+            return f"{error['input']!r} is not an id (lowercase letters, digits, '.', '_', '-')"
+        return f"{error['input']!r} does not have the expected form"
+    return str(error["msg"])
+
+
+class _Reader:
+    """Reads one content folder, collecting problems instead of stopping at the first."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.problems: list[Problem] = []
+
+    def name(self, path: Path) -> str:
+        return f"{self.directory.name}/{path.name}"
+
+    def add(self, file: str, path: str, message: str) -> None:
+        self.problems.append(Problem(file, path, message))
+
+    def parse(self, path: Path, model: type[M]) -> M | None:
+        """Read one YAML file into a model, recording any problem under the file's name."""
+        try:
+            data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
+        except OSError as exc:
+            self.add(self.name(path), "", f"cannot be read ({exc.strerror})")
+            return None
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark
+            where = f"line {mark.line + 1}" if mark else ""
+            self.add(self.name(path), where, str(exc.problem))
+            return None
+        except yaml.YAMLError as exc:
+            self.add(self.name(path), "", f"is not valid YAML ({exc})")
+            return None
+        try:
+            return model.model_validate(data if data is not None else {})
+        except ValidationError as exc:
+            for error in exc.errors(include_url=False):
+                self.add(self.name(path), format_path(error["loc"]), _message(error))
+            return None
+
+
+def _version(directory: Path, files: list[Path]) -> str:
+    """A short fingerprint of the content, carried in every button so stale ones can be told apart."""
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:6]
+
+
+def load_content(directory: Path) -> Content:
+    """Read and validate a content folder; raise ContentError listing every problem found."""
+    directory = Path(directory)
+    reader = _Reader(directory)
+    if not directory.is_dir():
+        raise ContentError([Problem(str(directory), "", "is not a folder")])
+    files = sorted(directory.glob("*.yaml"))
+    for required in (GOALS_FILE, MENU_FILE, SERVICES_FILE):
+        if not (directory / required).is_file():
+            reader.add(f"{directory.name}/{required}", "", "is missing")
+    if reader.problems:
+        raise ContentError(reader.problems)
+
+    goals = reader.parse(directory / GOALS_FILE, GoalsFile)
+    menu = reader.parse(directory / MENU_FILE, MenuFile)
+    services = reader.parse(directory / SERVICES_FILE, ServicesFile)
+    pathways: dict[str, tuple[Path, PathwayFile]] = {}
+    for path in files:
+        if path.name in _SPECIAL_FILES:
+            continue
+        pathway = reader.parse(path, PathwayFile)
+        if pathway is None:
+            continue
+        if pathway.pathway in pathways:
+            other = reader.name(pathways[pathway.pathway][0])
+            reader.add(reader.name(path), "pathway", f"{pathway.pathway!r} is already used in {other}")
+            continue
+        pathways[pathway.pathway] = (path, pathway)
+    if reader.problems or goals is None or menu is None or services is None:
+        raise ContentError(reader.problems)
+
+    # Every screen, wherever it is defined, with the file and pathway it came from.
+    screens: dict[str, Screen] = {}
+    origin: dict[str, str] = {}
+    pathway_of: dict[str, str] = {}
+    sources = [(directory / MENU_FILE, None, menu.screens)] + [
+        (path, p.pathway, p.screens) for path, p in pathways.values()
+    ]
+    for path, pathway_id, file_screens in sources:
+        for screen_id, screen in file_screens.items():
+            if screen_id in screens:
+                reader.add(
+                    reader.name(path),
+                    format_path(("screens", screen_id)),
+                    f"id is already used in {origin[screen_id]}",
+                )
+                continue
+            screens[screen_id] = screen
+            origin[screen_id] = reader.name(path)
+            if pathway_id is not None:
+                pathway_of[screen_id] = pathway_id
+
+    for path, pathway in pathways.values():
+        if pathway.goal not in goals.goals:
+            reader.add(reader.name(path), "goal", f"{pathway.goal!r} is not a goal in {GOALS_FILE}")
+    if menu.start not in screens:
+        reader.add(reader.name(directory / MENU_FILE), "start", f"screen {menu.start!r} does not exist")
+    for service_id, service in services.services.items():
+        for i, goal in enumerate(service.goals):
+            if goal not in goals.goals:
+                reader.add(
+                    reader.name(directory / SERVICES_FILE),
+                    format_path(("services", service_id, "goals", i)),
+                    f"{goal!r} is not a goal in {GOALS_FILE}",
+                )
+    for screen_id, screen in screens.items():
+        for i, button in enumerate(screen.buttons):
+            where = ("screens", screen_id, "buttons", i)
+            if button.to is not None and button.to not in screens:
+                reader.add(
+                    origin[screen_id],
+                    format_path((*where, "to")),
+                    f"screen {button.to!r} does not exist",
+                )
+            if button.service is not None and button.service not in services.services:
+                reader.add(
+                    origin[screen_id],
+                    format_path((*where, "service")),
+                    f"service {button.service!r} is not in {SERVICES_FILE}",
+                )
+    if reader.problems:
+        raise ContentError(reader.problems)
+
+    parent_of = _parents(menu.start, screens)
+    for screen_id in screens:
+        if screen_id not in parent_of and screen_id != menu.start:
+            reader.add(
+                origin[screen_id],
+                format_path(("screens", screen_id)),
+                "cannot be reached from the menu",
+            )
+    if reader.problems:
+        raise ContentError(reader.problems)
+
+    return Content(
+        directory=directory,
+        version=_version(directory, files),
+        goals=dict(goals.goals),
+        start=menu.start,
+        screens=screens,
+        pathways={pid: p for pid, (_path, p) in pathways.items()},
+        services=dict(services.services),
+        pathway_of=pathway_of,
+        parent_of=parent_of,
+    )
+
+
+def _parents(start: str, screens: dict[str, Screen]) -> dict[str, str]:
+    """Breadth-first from the menu: each screen's parent is the first screen that leads to it."""
+    parent_of: dict[str, str] = {}
+    queue = deque([start])
+    while queue:
+        current = queue.popleft()
+        for button in screens[current].buttons:
+            target = button.to
+            if target is not None and target != start and target not in parent_of:
+                parent_of[target] = current
+                queue.append(target)
+    return parent_of

@@ -1,0 +1,135 @@
+"""Typed content: goals, screens, pathways and the service directory, as read from flows/*.yaml."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+# Keys whose string values are shown to residents: the Babel extractor for flow files takes exactly
+# these, and the engine passes exactly these through gettext.
+TRANSLATABLE_KEYS = frozenset({"text", "label", "name", "description", "for_whom"})
+
+ID_PATTERN = r"^[a-z0-9][a-z0-9_.-]*$"
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+_TIME_RANGE = re.compile(r"^(\d\d):(\d\d)-(\d\d):(\d\d)$")
+
+
+class Strict(BaseModel):
+    """Base for content models: unknown keys are errors, so a typo never passes silently."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+Id = Annotated[str, Field(pattern=ID_PATTERN, max_length=48)]
+Text = Annotated[str, Field(min_length=1, max_length=3500)]
+
+
+def _parse_time_ranges(value: object) -> tuple[tuple[dt.time, dt.time], ...]:
+    """Turn "09:00-12:00, 13:00-15:30" into ordered (start, end) pairs, or raise a content error."""
+    ranges = []
+    for part in str(value).split(","):
+        match = _TIME_RANGE.match(part.strip())
+        hours = [int(g) for g in match.groups()] if match else []
+        if not hours or hours[0] > 23 or hours[2] > 24 or hours[1] > 59 or hours[3] > 59:
+            raise PydanticCustomError(
+                "time_range",
+                '"{value}" is not a time range like 09:00-12:00',
+                {"value": part.strip()},
+            )
+        start = dt.time(hours[0], hours[1])
+        end = dt.time.max if hours[2] == 24 else dt.time(hours[2], hours[3])
+        if end <= start:
+            raise PydanticCustomError(
+                "time_range", '"{value}" ends before it starts', {"value": part.strip()}
+            )
+        ranges.append((start, end))
+    return tuple(sorted(ranges))
+
+
+class Goal(Strict):
+    """One strategic goal of the housing social plan; counts store its slug, reports show its name."""
+
+    name: Text
+    plan_period: str
+    lbf_area: str
+
+
+class GoalsFile(Strict):
+    goals: dict[Id, Goal] = Field(min_length=1)
+
+
+class Source(Strict):
+    """Where the facts on a screen come from, shown under its text."""
+
+    url: str = Field(pattern=r"^https?://")
+    checked: dt.date
+
+
+class Button(Strict):
+    """A button on a screen: it leads to another screen or shows a service's contact card."""
+
+    label: Text
+    to: Id | None = None
+    service: Id | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Button:
+        if (self.to is None) == (self.service is None):
+            raise PydanticCustomError("button_target", "a button needs exactly one of to or service")
+        return self
+
+
+class Screen(Strict):
+    """One message of a pathway: a short text and the buttons under it."""
+
+    text: Text
+    buttons: list[Button] = Field(default_factory=list, max_length=12)
+    source: Source | None = None
+
+
+class MenuFile(Strict):
+    start: Id
+    screens: dict[Id, Screen] = Field(min_length=1)
+
+
+class PathwayFile(Strict):
+    pathway: Id
+    goal: Id
+    keywords: dict[str, list[str]] = Field(default_factory=dict)
+    screens: dict[Id, Screen] = Field(min_length=1)
+
+
+class Location(Strict):
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+
+
+TimeRanges = tuple[tuple[dt.time, dt.time], ...]
+Hours = Annotated[TimeRanges, BeforeValidator(_parse_time_ranges)]
+
+
+class Service(Strict):
+    """An entry of the directory; showing its contact card is what counts as a referral."""
+
+    name: Text
+    goals: list[Id] = Field(min_length=1)
+    description: Text
+    for_whom: Text | None = None
+    sample: bool = False
+    verified_on: dt.date | None = None
+    address: str | None = None
+    location: Location | None = None
+    hours: dict[Weekday, Hours] = Field(default_factory=dict)
+    phone: str | None = Field(default=None, pattern=r"^\+?[0-9 ]{3,20}$")
+    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
+    web: str | None = Field(default=None, pattern=r"^https?://")
+    languages: list[Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]] = Field(default_factory=list)
+
+
+class ServicesFile(Strict):
+    services: dict[Id, Service] = Field(min_length=1)

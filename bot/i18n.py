@@ -1,0 +1,114 @@
+"""Message catalogs from locales/, language names and negotiation, and right-to-left-safe text."""
+
+from __future__ import annotations
+
+import gettext
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from babel import Locale
+from babel.support import Translations
+
+DOMAIN = "messages"
+LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+
+# The shipped languages, in the order the picker lists them after the resident's own.
+LANGUAGES: tuple[str, ...] = ("da", "ar", "tr", "so", "ku", "ckb", "en")
+DEFAULT_LANGUAGE = "da"
+
+# Unicode directional isolates: LRI ... PDI keeps a left-to-right fragment (a phone number, an
+# address) intact inside Arabic-script text, where digits and punctuation would otherwise reorder.
+LRI, PDI = "\u2066", "\u2069"
+
+
+def N_(message: str) -> str:  # noqa: N802 - the conventional gettext marker name
+    """Mark a string for extraction without translating it (it is translated where it is shown)."""
+    return message
+
+
+@cache
+def native_name(code: str) -> str:
+    """The language's name in its own script ("العربية", "Türkçe"), from CLDR via Babel."""
+    name = Locale.parse(code).get_display_name(code) or code
+    return name[:1].upper() + name[1:]
+
+
+@cache
+def is_rtl(code: str) -> bool:
+    """True for languages written right to left (ar, ckb)."""
+    return Locale.parse(code).text_direction == "rtl"
+
+
+@dataclass(frozen=True)
+class Translator:
+    """Everything needed to speak one language: gettext, plurals, its locale and direction."""
+
+    language: str
+    translations: gettext.NullTranslations
+    rtl: bool
+
+    @property
+    def locale(self) -> Locale:
+        return Locale.parse(self.language)
+
+    def gettext(self, message: str) -> str:
+        return self.translations.gettext(message)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return self.translations.ngettext(singular, plural, n)
+
+    def ltr(self, fragment: str) -> str:
+        """Isolate a left-to-right fragment (phone, address, URL) inside right-to-left text."""
+        return f"{LRI}{fragment}{PDI}" if self.rtl and fragment else fragment
+
+
+class Catalogs:
+    """The compiled catalogs of all shipped languages, each falling back to Danish, then English."""
+
+    def __init__(self, locales_dir: Path = LOCALES_DIR) -> None:
+        self.locales_dir = Path(locales_dir)
+        danish = self._load(DEFAULT_LANGUAGE)
+        self._translators: dict[str, Translator] = {}
+        for code in LANGUAGES:
+            translations = danish if code == DEFAULT_LANGUAGE else self._load(code)
+            if code not in (DEFAULT_LANGUAGE, "en"):
+                # Missing entries fall back to Danish, the language of all services, and only
+                # then to the English msgid, so a resident never sees a raw message id.
+                translations.add_fallback(danish)
+            self._translators[code] = Translator(code, translations, is_rtl(code))
+
+    def _load(self, code: str) -> gettext.NullTranslations:
+        mo = self.locales_dir / code / "LC_MESSAGES" / f"{DOMAIN}.mo"
+        if not mo.is_file():
+            return gettext.NullTranslations()
+        with mo.open("rb") as fileobj:
+            return Translations(fileobj, domain=DOMAIN)
+
+    def __getitem__(self, code: str) -> Translator:
+        return self._translators.get(code) or self._translators[DEFAULT_LANGUAGE]
+
+    def missing(self) -> list[str]:
+        """Shipped languages whose compiled catalog is not there (set-up not run)."""
+        return [
+            code
+            for code in LANGUAGES
+            if not (self.locales_dir / code / "LC_MESSAGES" / f"{DOMAIN}.mo").is_file()
+        ]
+
+
+def best_language(hint: str | None) -> str | None:
+    """Map Telegram's language_code hint ("ar", "pt-br", "ku") to a shipped language, if any."""
+    if not hint:
+        return None
+    code = hint.lower().replace("_", "-")
+    if code in LANGUAGES:
+        return code
+    base = code.split("-")[0]
+    return base if base in LANGUAGES else None
+
+
+def picker_order(hint: str | None) -> list[str]:
+    """Shipped languages with the hinted one first; the hint only decides the order."""
+    first = best_language(hint)
+    return [first, *(c for c in LANGUAGES if c != first)] if first else list(LANGUAGES)

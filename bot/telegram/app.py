@@ -1,0 +1,139 @@
+"""The application factory: builds a python-telegram-bot Application wired to engine and storage."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import BotCommand, BotCommandScopeDefault, Update
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+from telegram.request import BaseRequest
+
+from bot.config import Settings
+from bot.engine import Engine
+from bot.i18n import LANGUAGES, N_, Catalogs
+from bot.privacy import ResidentKey
+from bot.residents import Residents
+from bot.storage import Storage
+from bot.telegram import handlers
+from bot.telegram.context import GuideContext, Services
+from bot.telegram.processor import PerResidentUpdateProcessor
+
+log = logging.getLogger(__name__)
+
+# The commands residents see in Telegram's menu, with their descriptions (translated per language).
+COMMANDS: tuple[tuple[str, str], ...] = (
+    ("menu", N_("Main menu")),
+    ("language", N_("Change the language")),
+    ("help", N_("How the bot works")),
+    ("privacy", N_("What the bot keeps about you")),
+    ("forget", N_("Delete your language choice")),
+)
+
+
+def build_application(
+    settings: Settings,
+    engine: Engine,
+    *,
+    request: BaseRequest | None = None,
+    rate_limit: bool = True,
+) -> Application:
+    """Build the Application; storage is opened in post_init and closed in post_shutdown."""
+    assert settings.token is not None, "the terminal chat runs without a token, not this"
+    context_types = ContextTypes(context=GuideContext, bot_data=Services)
+    builder = (
+        ApplicationBuilder()
+        .token(settings.token)
+        .base_url(f"{settings.telegram_api_url}/bot")
+        .base_file_url(f"{settings.telegram_api_url}/file/bot")
+        .context_types(context_types)
+        .concurrent_updates(PerResidentUpdateProcessor())
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+    )
+    if rate_limit:
+        # max_retries: a 429 from Telegram is waited out and retried instead of failing the reply.
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
+    if request is not None:
+        builder = builder.request(request).get_updates_request(request)
+    application = builder.build()
+    services: Services = application.bot_data
+    services.settings = settings
+    services.engine = engine
+    services.catalogs = engine.catalogs
+    services.staff_ids = settings.bot_staff_ids
+    add_handlers(application)
+    return application
+
+
+def add_handlers(application: Application) -> None:
+    """Register the language step, the commands, buttons, text, media and group handling."""
+    private = filters.ChatType.PRIVATE
+    application.add_handler(TypeHandler(Update, handlers.resolve_language), group=-1)
+    application.add_handler(
+        ChatMemberHandler(handlers.on_membership, ChatMemberHandler.MY_CHAT_MEMBER)
+    )
+    application.add_handler(MessageHandler(~private & ~filters.UpdateType.CHANNEL_POSTS,
+                                           handlers.on_group))
+    commands = {
+        "start": handlers.on_start,
+        "menu": handlers.on_menu,
+        "language": handlers.on_language,
+        "help": handlers.on_help,
+        "privacy": handlers.on_privacy,
+        "forget": handlers.on_forget,
+    }
+    for name, callback in commands.items():
+        application.add_handler(CommandHandler(name, callback, filters=private))
+    application.add_handler(CallbackQueryHandler(handlers.on_button))
+    new_messages = private & filters.UpdateType.MESSAGE
+    application.add_handler(
+        MessageHandler(new_messages & filters.TEXT & ~filters.COMMAND, handlers.on_text)
+    )
+    application.add_handler(MessageHandler(new_messages, handlers.on_other))
+    application.add_error_handler(handlers.on_error)
+
+
+async def _post_init(application: Application) -> None:
+    """Open storage and register the command list in every language Telegram accepts."""
+    services: Services = application.bot_data
+    assert services.settings is not None and services.catalogs is not None
+    settings = services.settings
+    storage = await Storage.open(settings.bot_database)
+    residents = Residents(storage, ResidentKey.from_file(settings.secret_file), settings.timezone)
+    services.residents = residents
+    purged = await residents.purge()
+    if purged:
+        log.info("deleted %d language choices unused for six months", purged)
+    await set_commands(application, services.catalogs)
+    log.info("ready: content version %s", services.engine.content.version if services.engine else "")
+
+
+async def _post_shutdown(application: Application) -> None:
+    """Close storage after the last update was handled."""
+    services: Services = application.bot_data
+    if services.residents is not None:
+        await services.residents.storage.close()
+        services.residents = None
+
+
+async def set_commands(application: Application, catalogs: Catalogs) -> None:
+    """setMyCommands for the default list (Danish) and each two-letter language code."""
+    for code in (None, *LANGUAGES):
+        if code is not None and len(code) != 2:
+            continue  # Telegram accepts only two-letter codes; Sorani users get the default list.
+        _ = catalogs[code or "da"].gettext
+        commands = [BotCommand(name, _(description)) for name, description in COMMANDS]
+        await application.bot.set_my_commands(
+            commands, scope=BotCommandScopeDefault(), language_code=code
+        )

@@ -1,0 +1,217 @@
+"""Handlers: turn Telegram updates into engine calls and engine replies into Bot API calls."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import (
+    CallbackQuery,
+    ChatMember,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+)
+from telegram.constants import ChatType
+from telegram.error import BadRequest, Forbidden, TelegramError
+
+from bot.engine import Reply
+from bot.i18n import best_language
+from bot.telegram.context import GuideContext
+
+log = logging.getLogger(__name__)
+
+# Bot API answers that mean "nothing to do", not failure.
+_HARMLESS = ("message is not modified", "query is too old", "query id is invalid")
+# Edits that cannot happen (message deleted or too old): send the screen as a new message.
+_SEND_INSTEAD = ("message to edit not found", "message can't be edited")
+
+
+def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+    """The reply's buttons as an inline keyboard."""
+    if not reply.buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in reply.buttons]
+    )
+
+
+def _is(error: TelegramError, phrases: tuple[str, ...]) -> bool:
+    text = str(error).lower()
+    return any(phrase in text for phrase in phrases)
+
+
+async def resolve_language(update: Update, context: GuideContext) -> None:
+    """Before any handler: find the resident's language and count today's language use."""
+    user = update.effective_user
+    context.language = context.bot_data.settings.bot_default_language  # type: ignore[union-attr]
+    if user is None or user.is_bot:
+        return
+    chosen = await context.residents.language(user.id)
+    context.chosen_language = chosen
+    context.language = chosen or best_language(user.language_code) or context.language
+    if chosen is not None and update.effective_chat and update.effective_chat.type == "private":
+        await context.residents.count_language(user.id, chosen)
+
+
+async def show(update: Update, context: GuideContext, reply: Reply) -> None:
+    """Send a reply as a new message in the resident's chat, counting a referral first."""
+    chat = update.effective_chat
+    if chat is None:
+        return
+    if reply.referral is not None and update.effective_user is not None:
+        await context.residents.count_referral(update.effective_user.id, reply.referral)
+    await context.bot.send_message(chat.id, reply.text, reply_markup=keyboard(reply))
+    await _send_venue(context, chat.id, reply)
+
+
+async def _send_venue(context: GuideContext, chat_id: int, reply: Reply) -> None:
+    if reply.venue is None:
+        return
+    venue = reply.venue
+    await context.bot.send_venue(
+        chat_id,
+        latitude=venue.latitude,
+        longitude=venue.longitude,
+        title=venue.title,
+        address=venue.address or venue.title,
+    )
+
+
+async def edit(query: CallbackQuery, context: GuideContext, reply: Reply) -> None:
+    """Replace the pressed menu message with the reply, or send it anew if it cannot be edited."""
+    message = query.message
+    if reply.referral is not None:
+        # The count is committed before the card is shown: a crash after this loses nothing.
+        await context.residents.count_referral(query.from_user.id, reply.referral)
+    if isinstance(message, Message):
+        try:
+            await message.edit_text(reply.text, reply_markup=keyboard(reply))
+        except BadRequest as error:
+            if _is(error, _HARMLESS):
+                pass
+            elif _is(error, _SEND_INSTEAD):
+                await context.bot.send_message(
+                    message.chat.id, reply.text, reply_markup=keyboard(reply)
+                )
+            else:
+                raise
+        await _send_venue(context, message.chat.id, reply)
+    elif message is not None:
+        # An inaccessible (very old) message: answer with a new one.
+        await context.bot.send_message(message.chat.id, reply.text, reply_markup=keyboard(reply))
+        await _send_venue(context, message.chat.id, reply)
+
+
+async def on_start(update: Update, context: GuideContext) -> None:
+    """/start: the language picker for a newcomer, the menu for someone who already chose."""
+    if context.chosen_language is None:
+        hint = update.effective_user.language_code if update.effective_user else None
+        await show(update, context, context.engine.picker(context.language, hint))
+    else:
+        await show(update, context, context.engine.menu(context.language))
+
+
+async def on_menu(update: Update, context: GuideContext) -> None:
+    """/menu: the main menu."""
+    await show(update, context, context.engine.menu(context.language))
+
+
+async def on_language(update: Update, context: GuideContext) -> None:
+    """/language: the picker, from anywhere."""
+    await show(update, context, context.engine.picker(context.language))
+
+
+async def on_help(update: Update, context: GuideContext) -> None:
+    """/help: what the bot does."""
+    await show(update, context, context.engine.help(context.language))
+
+
+async def on_privacy(update: Update, context: GuideContext) -> None:
+    """/privacy: what the bot keeps."""
+    await show(update, context, context.engine.privacy(context.language))
+
+
+async def on_forget(update: Update, context: GuideContext) -> None:
+    """/forget: delete the stored language choice."""
+    if update.effective_user is not None:
+        await context.residents.forget(update.effective_user.id)
+    await show(update, context, context.engine.forgotten(context.language))
+
+
+async def on_button(update: Update, context: GuideContext) -> None:
+    """A button press: answer the query, then edit the message in place."""
+    query = update.callback_query
+    assert query is not None
+    reply = context.engine.press(query.data, context.language)
+    if reply.language is not None:
+        await context.residents.choose(query.from_user.id, reply.language)
+        await context.residents.count_language(query.from_user.id, reply.language)
+    try:
+        await query.answer()
+    except BadRequest as error:
+        if not _is(error, _HARMLESS):
+            raise
+    if reply.screen == "updated":
+        log.info("stale or unknown button data answered with the current menu")
+    await edit(query, context, reply)
+
+
+async def on_text(update: Update, context: GuideContext) -> None:
+    """Typed text: the engine decides what it might mean."""
+    message = update.effective_message
+    assert message is not None
+    await show(update, context, context.engine.typed(message.text or "", context.language))
+
+
+async def on_other(update: Update, context: GuideContext) -> None:
+    """Stickers, photos, voice, unknown commands: a kind pointer to the menu."""
+    await show(update, context, context.engine.pointer(context.language))
+
+
+def _staff_chat(context: GuideContext) -> int | None:
+    return context.bot_data.settings.bot_staff_chat_id  # type: ignore[union-attr]
+
+
+async def on_group(update: Update, context: GuideContext) -> None:
+    """Any update from a group or channel other than the staff chat: leave it."""
+    chat = update.effective_chat
+    if chat is None or chat.type == ChatType.PRIVATE or chat.id == _staff_chat(context):
+        return
+    log.info("leaving a %s the bot was added to", chat.type)
+    try:
+        await context.bot.leave_chat(chat.id)
+    except TelegramError as error:
+        log.info("could not leave a %s: %s", chat.type, type(error).__name__)
+
+
+async def on_membership(update: Update, context: GuideContext) -> None:
+    """The bot's own membership changed: leave groups; note (without ids) a resident blocking it."""
+    change = update.my_chat_member
+    if change is None:
+        return
+    status = change.new_chat_member.status
+    if change.chat.type == ChatType.PRIVATE:
+        if status == ChatMember.BANNED:
+            log.info("a resident blocked the bot")
+        return
+    if status in (ChatMember.MEMBER, ChatMember.ADMINISTRATOR, ChatMember.RESTRICTED):
+        await on_group(update, context)
+
+
+async def on_error(update: object, context: GuideContext) -> None:
+    """Log the error's type and the update id only: never the update, which holds personal data."""
+    error = context.error
+    update_id = update.update_id if isinstance(update, Update) else None
+    if isinstance(error, Forbidden):
+        log.info("update %s: the resident blocked the bot", update_id)
+        return
+    log.error(
+        "update %s failed: %s", update_id, type(error).__name__, exc_info=_traceback(error)
+    )
+
+
+def _traceback(error: BaseException | None) -> BaseException | None:
+    # Telegram errors carry the server's description, never residents' data; other exceptions get a
+    # traceback so the cause can be found. Exception messages are not formatted with update content.
+    return None if isinstance(error, TelegramError) else error
