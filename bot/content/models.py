@@ -97,10 +97,13 @@ class MenuFile(Strict):
     screens: dict[Id, Screen] = Field(min_length=1)
 
 
+LanguageCode = Literal["da", "ar", "tr", "so", "ku", "ckb", "en"]
+
+
 class PathwayFile(Strict):
     pathway: Id
     goal: Id
-    keywords: dict[str, list[str]] = Field(default_factory=dict)
+    keywords: dict[LanguageCode, list[str]] = Field(default_factory=dict)
     screens: dict[Id, Screen] = Field(min_length=1)
 
 
