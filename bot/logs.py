@@ -28,7 +28,10 @@ def setup_logging(level: str, token: str | None) -> None:
         handler.addFilter(RedactToken(token))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level)
-    # httpx logs every request URL, and Bot API URLs contain the token.
+    # Only our own code logs below INFO: at DEBUG, python-telegram-bot logs whole requests and
+    # updates (residents' ids, names, texts) and aiosqlite logs every query with its parameters.
+    root.setLevel(max(logging.INFO, logging.getLevelName(level)))
+    logging.getLogger("bot").setLevel(level)
+    # httpx logs every request URL at INFO, and Bot API URLs contain the token.
     for noisy in ("httpx", "httpcore", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

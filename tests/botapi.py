@@ -143,7 +143,7 @@ class Upload:
 
 @dataclass
 class Call:
-    """One request the bot made; status is None while pending or when the connection was dropped."""
+    """One request the bot made; `status` stays None until a response reaches the client."""
 
     method: str
     params: Json
@@ -401,10 +401,12 @@ class FakeBotAPI:
             if inspect.isawaitable(result):
                 result = await result
         except ApiError as error:
-            call.status = error.status
-            return error.response()
-        call.status = 200
-        return web.json_response({"ok": True, "result": result})
+            response = error.response()
+        else:
+            response = web.json_response({"ok": True, "result": result})
+        if request.transport is not None:  # None: the client hung up (e.g. a cancelled long poll)
+            call.status = response.status
+        return response
 
     # -- fault injection -----------------------------------------------------------------------
 

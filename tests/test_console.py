@@ -1,0 +1,58 @@
+"""The terminal chat: the same engine, buttons as numbers; `run` without a token opens it."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from bot.config import REPOSITORY
+from bot.console import ConsoleChat
+from bot.engine import Engine
+
+
+def _number_of(chat: ConsoleChat, target: str) -> str:
+    """The number to type to press the button that leads to target."""
+    for number, button in enumerate(chat.buttons(chat.reply), start=1):
+        if button.data.endswith(":" + target):
+            return str(number)
+    raise AssertionError(f"no button to {target} on screen {chat.reply.screen}")
+
+
+def test_typed_numbers_reach_a_contact_card(engine: Engine) -> None:
+    """Picking Danish, fritidsjob, an age band and the help service shows its contact card."""
+    chat = ConsoleChat(engine, None, out=io.StringIO())
+    assert chat.reply.screen == "lang"
+    for target in ("lang:da", "fritidsjob", "fritidsjob.age13"):
+        chat.handle(_number_of(chat, target))
+    card = chat.handle(_number_of(chat, "@fritidsjob-hjaelp"))
+    assert card.referral is not None
+    assert "+45" in chat.render(card)
+
+
+def test_unknown_input_points_to_menu(engine: Engine) -> None:
+    """Text, out-of-range numbers and unknown commands get the pointer, never a crash."""
+    chat = ConsoleChat(engine, "da", out=io.StringIO())
+    for line in ("hello", "99", "/nonsense", "", "0"):
+        assert chat.handle(line).screen in ("pointer", "menu")
+
+
+def test_run_without_token_opens_terminal_chat(tmp_path: Path) -> None:
+    """`vollsmose-bot run` with no token says why and serves the chat on stdin/stdout."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "BOT_"))}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "run"],
+        input="1\n/menu\n/quit\n",
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=60,
+        check=True,
+    )
+    assert "TELEGRAM_BOT_TOKEN is not set" in result.stderr
+    assert "[1]" in result.stdout
+    assert not (tmp_path / "data").exists(), "the terminal chat stores nothing"
+    assert (REPOSITORY / "flows").is_dir()

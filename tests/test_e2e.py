@@ -1,0 +1,203 @@
+"""End to end: `vollsmose-bot run` as its own process, talking HTTP to a Bot API server on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bot.engine import Engine
+from tests.botapi import FakeBotAPI, Resident
+from tests.conftest import TOKEN
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@dataclass
+class BotProcess:
+    process: subprocess.Popen[bytes]
+    database: Path
+    log: Path
+    workdir: Path
+
+    async def stop(self) -> int:
+        """SIGTERM, then wait while the event loop keeps the Bot API server answering."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        for _ in range(400):
+            if self.process.poll() is not None:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            self.process.kill()
+        return self.process.wait()
+
+    def written_bytes(self) -> bytes:
+        """Every file the bot wrote: database, WAL, shared memory, secret key, and its log."""
+        return b"".join(p.read_bytes() for p in self.workdir.rglob("*") if p.is_file())
+
+
+@pytest.fixture
+async def botapi() -> AsyncIterator[FakeBotAPI]:
+    async with FakeBotAPI(token=TOKEN) as server:
+        yield server
+
+
+@pytest.fixture
+async def running(botapi: FakeBotAPI, tmp_path: Path) -> AsyncIterator[BotProcess]:
+    """The bot as a separate process, pointed at the loopback server, ready to serve."""
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "BOT_"))}
+    env |= {
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_URL": botapi.url,
+        "BOT_DATABASE": str(workdir / "data" / "bot.sqlite3"),
+        "BOT_LOG_LEVEL": "DEBUG",
+    }
+    log = workdir / "bot.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "run"],
+            cwd=workdir,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    bot = BotProcess(process, workdir / "data" / "bot.sqlite3", log, workdir)
+    try:
+        await botapi.wait_for(lambda: len(botapi.calls_to("getUpdates")) >= 1, timeout=30)
+        yield bot
+    finally:
+        await bot.stop()
+
+
+def _data(message: dict, target: str) -> str:
+    """The callback data of the message's button that leads to target."""
+    for row in message["reply_markup"]["inline_keyboard"]:
+        for button in row:
+            if button["callback_data"].endswith(":" + target):
+                return button["callback_data"]
+    raise AssertionError(f"no button to {target} in {message['text'][:60]!r}")
+
+
+def _menu_message(botapi: FakeBotAPI, resident: Resident) -> dict:
+    """The resident's latest bot message that has buttons (a venue pin has none)."""
+    for snapshot in reversed(botapi.messages_to(resident.id)):
+        if "reply_markup" in snapshot:
+            current = botapi.message(resident.id, snapshot["message_id"])
+            assert current is not None
+            return current
+    raise AssertionError("no message with buttons")
+
+
+async def _press(botapi: FakeBotAPI, resident: Resident, target: str) -> dict:
+    """Press the button to target on the resident's latest message; return the next message."""
+    before = len(botapi.messages_to(resident.id))
+    message = _menu_message(botapi, resident)
+    botapi.push_callback(resident, message["message_id"], _data(message, target))
+    await botapi.wait_for(lambda: len(botapi.messages_to(resident.id)) > before)
+    return botapi.messages_to(resident.id)[before]
+
+
+async def _journey(botapi: FakeBotAPI, engine: Engine, resident: Resident, language: str) -> None:
+    """/start, pick a language, walk the fritidsjob pathway to the help service's card."""
+    botapi.push_message(resident, "/start")
+    picker = await botapi.wait_for(lambda: botapi.last_message(resident.id))
+    labels = [b["text"] for row in picker["reply_markup"]["inline_keyboard"] for b in row]
+    assert labels[0] == engine.picker(None, resident.language_code).buttons[0][0].label
+    assert "العربية" in labels
+    assert "Soomaali" in labels
+    menu = await _press(botapi, resident, "lang:" + language)
+    assert menu["text"] == engine.menu(language).text
+    await _press(botapi, resident, "fritidsjob")
+    band = await _press(botapi, resident, "fritidsjob.age13")
+    assert band["text"] == engine.screen("fritidsjob.age13", language).text
+    card = await _press(botapi, resident, "@fritidsjob-hjaelp")
+    assert card["text"] == engine.card("fritidsjob-hjaelp", language).text
+    await botapi.wait_for(
+        lambda: any("venue" in m for m in botapi.messages_to(resident.id)), timeout=10
+    )
+
+
+async def test_residents_reach_a_card_and_only_counts_are_kept(
+    botapi: FakeBotAPI, running: BotProcess, engine: Engine
+) -> None:
+    """Three residents at once reach a contact card; the database holds counts and nothing
+    personal; forged and stale buttons and odd input leave the bot serving."""
+    residents = [
+        Resident(5550001, "Hodan", "hodan_xyz", "so"),
+        Resident(5550002, "Yusuf", "yusuf_abc", "ar"),
+        Resident(5550003, "Mette", "mette_qrs", None),
+    ]
+    await asyncio.gather(
+        *(
+            _journey(botapi, engine, resident, language)
+            for resident, language in zip(residents, ("so", "ar", "da"), strict=True)
+        )
+    )
+    hodan = residents[0]
+
+    # The same card again on the same day counts nothing more.
+    await _press(botapi, hodan, "menu")
+    await _press(botapi, hodan, "fritidsjob")
+    await _press(botapi, hodan, "fritidsjob.age13")
+    await _press(botapi, hodan, "@fritidsjob-hjaelp")
+
+    # A forged button and one from an older content version.
+    message = _menu_message(botapi, hodan)
+    botapi.push_callback(hodan, message["message_id"], "v000000:no.such.screen")
+    updated = await botapi.wait_for(
+        lambda: (m := botapi.last_message(hodan.id)).get("text", "").startswith(
+            engine.updated("so").text[:20]
+        )
+        and m
+    )
+    assert updated["text"] == engine.updated("so").text
+    botapi.push_callback(hodan, updated["message_id"], "v000000:mentor")
+    await botapi.wait_for(
+        lambda: botapi.last_message(hodan.id).get("text") == engine.screen("mentor", "so").text
+    )
+
+    # Odd input: a sticker, a photo, a 4,000-character paste, a typed word, a group.
+    typed = "My secret typed words Hodan"
+    before = len(botapi.calls_to("sendMessage"))
+    botapi.push_sticker(hodan)
+    botapi.push_photo(hodan)
+    botapi.push_message(hodan, "ء" * 4000)
+    botapi.push_message(hodan, typed)
+    botapi.push_group_message(hodan, -1001234, "hello group")
+    await botapi.wait_for_calls("leaveChat", 1)
+    await botapi.wait_for(lambda: len(botapi.calls_to("sendMessage")) >= before + 4)
+    assert running.process.poll() is None
+
+    assert await running.stop() == 0
+    db = sqlite3.connect(running.database)
+    assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert db.execute("SELECT goal, service, n FROM referrals").fetchall() == [
+        ("arbejde", "fritidsjob-hjaelp", 3)
+    ]
+    languages = dict(
+        db.execute("SELECT key, n FROM usage WHERE dimension = 'language'").fetchall()
+    )
+    assert languages == {"so": 1, "ar": 1, "da": 1}
+    db.close()
+
+    written = running.written_bytes()
+    for resident in residents:
+        for secret in (str(resident.id), resident.first_name, resident.username or ""):
+            assert secret.encode() not in written, f"{secret!r} was written to disk"
+        assert resident.id.to_bytes(8, "big") not in written
+        assert resident.id.to_bytes(8, "little") not in written
+    assert typed.encode() not in written
+    assert TOKEN.encode() not in written
+    assert TOKEN.split(":")[1].encode() not in written
