@@ -38,6 +38,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             last_seen TEXT NOT NULL
         ) WITHOUT ROWID""",
     ),
+    (
+        # The last ISO week whose report went to the staff chat, so a week is never sent twice.
+        """CREATE TABLE reports_sent (
+            week TEXT PRIMARY KEY,
+            sent TEXT NOT NULL
+        ) WITHOUT ROWID""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -139,6 +146,20 @@ class Storage:
             "DELETE FROM preferences WHERE last_seen < ?", (before_month,)
         )
         return cursor.rowcount
+
+    async def last_report_week(self) -> str | None:
+        """The latest ISO week ("2026-W48") whose weekly report was sent, if any."""
+        async with self._db.execute("SELECT max(week) FROM reports_sent") as cursor:
+            row = await cursor.fetchone()
+        return row[0] if row else None
+
+    async def mark_report_sent(self, week: str, sent: dt.date) -> bool:
+        """Record that a week's report was sent; False if it had been recorded already."""
+        cursor = await self._db.execute(
+            "INSERT INTO reports_sent (week, sent) VALUES (?, ?) ON CONFLICT (week) DO NOTHING",
+            (week, sent.isoformat()),
+        )
+        return cursor.rowcount > 0
 
     async def backup(self, target: Path) -> None:
         """Write a consistent copy of the database while it is in use (SQLite's online backup)."""
