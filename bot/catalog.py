@@ -49,9 +49,7 @@ def extract(root: Path = ROOT, locales: Path = LOCALES_DIR) -> Catalog:
         comment_tags=("Translators:",),
         strip_comment_tags=True,
     ):
-        template.add(
-            message, None, [(filename, lineno)], auto_comments=comments, context=context
-        )
+        template.add(message, None, [(filename, lineno)], auto_comments=comments, context=context)
     with (locales / f"{DOMAIN}.pot").open("wb") as out:
         write_po(out, template, width=100, omit_header=False, sort_output=False)
     return template

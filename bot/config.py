@@ -1,4 +1,4 @@
-"""Settings from the environment and an optional .env file, validated with errors that name the variable."""
+"""Settings from the environment and an optional .env file, with errors that name the variable."""
 
 from __future__ import annotations
 

@@ -25,7 +25,9 @@ class ConsoleChat:
         for number, button in enumerate(self.buttons(reply), start=1):
             lines.append(f"  [{number}] {button.label}")
         if reply.venue is not None:
-            lines.append(f"  📍 {reply.venue.title}: {reply.venue.latitude}, {reply.venue.longitude}")
+            lines.append(
+                f"  📍 {reply.venue.title}: {reply.venue.latitude}, {reply.venue.longitude}"
+            )
         return "\n".join(lines)
 
     @staticmethod

@@ -1,4 +1,4 @@
-"""The conversation engine: (button data or typed text, language) -> reply; knows nothing of Telegram."""
+"""The conversation engine: (button data or typed text, language) -> reply; no Telegram here."""
 
 from __future__ import annotations
 
@@ -11,13 +11,17 @@ from functools import lru_cache
 from babel.dates import format_date, format_time, get_day_names
 
 from bot.content import Content
-from bot.content.models import WEEKDAYS, Screen, Service
+from bot.content.loader import DIRECTORY
+from bot.content.models import WEEKDAYS, Association, Screen, Service
 from bot.i18n import LANGUAGES, Catalogs, Translator, is_rtl, native_name, picker_order
+from bot.matching import KeywordIndex
 
 # Button data is "v<content version>:<target>"; targets are a screen id, "@<service id>" for a
 # contact card, "lang" for the language picker or "lang:<code>" for a choice in it.
 _DATA = re.compile(r"^v([0-9a-f]{6}):([a-z0-9_.@:-]{1,60})$")
 PICKER = "lang"
+ALL_AGES = "all"
+PAGE_SIZE = 6
 LANGUAGE_PREFIX = "lang:"
 CARD_PREFIX = "@"
 
@@ -54,10 +58,12 @@ class Reply:
     referral: Referral | None = None
     language: str | None = None
     screen: str = ""
+    # Typed text that matched nothing; counted per day, the text itself is never kept.
+    unmatched: bool = False
 
 
 class Engine:
-    """Turns content and catalogs into replies; the Telegram adapter and the console are its faces."""
+    """Turns content and catalogs into replies; Telegram and the console are its two faces."""
 
     def __init__(self, content: Content, catalogs: Catalogs) -> None:
         self.content = content
@@ -65,6 +71,17 @@ class Engine:
         self._prefix = f"v{content.version}:"
         self._card_parent = self._card_parents()
         self._cached_screen = lru_cache(maxsize=4096)(self._render_screen)
+        emergency = content.emergency
+        self._emergency = emergency.screen if emergency else None
+        keywords: dict[str, list[str]] = {}
+        for pathway_id, pathway in content.pathways.items():
+            keywords[pathway_id] = [w for words in pathway.keywords.values() for w in words]
+        self._topics = KeywordIndex(keywords)
+        self._crisis = KeywordIndex(
+            {emergency.screen: [w for ws in emergency.keywords.values() for w in ws]}
+            if emergency
+            else {}
+        )
 
     # -- entry points ----------------------------------------------------------------------------
 
@@ -86,6 +103,8 @@ class Engine:
             return self.card(target[1:], language)
         if target in self.content.screens:
             return self.screen(target, language)
+        if self.content.associations is not None and target.split(".")[0] == DIRECTORY:
+            return self.directory(target, language)
         return self.updated(language)
 
     def menu(self, language: str) -> Reply:
@@ -118,8 +137,118 @@ class Engine:
         return Reply(f"{text}\n\n{menu.text}", menu.buttons, screen="updated")
 
     def typed(self, text: str, language: str) -> Reply:
-        """Answer typed text by pointing kindly to the menu."""
-        return self.pointer(language)
+        """Answer typed text: crisis words lead straight to the emergency numbers, other known
+        words to a "did you mean" button, and anything else to the menu (counted as unmatched)."""
+        if self._emergency and self._crisis.match(text, limit=1):
+            return self.screen(self._emergency, language)
+        matches = self._topics.match(text)
+        if not matches:
+            pointer = self.pointer(language)
+            return Reply(pointer.text, pointer.buttons, screen=pointer.screen, unmatched=True)
+        tr = self.catalogs[language]
+        _ = tr.gettext
+        labels = [self._topic_label(match.target, tr) for match in matches]
+        if len(matches) == 1:
+            # Translators: %(topic)s is the name of a part of the menu, e.g. "Fritidsjob".
+            text = _("Did you mean: %(topic)s?") % {"topic": labels[0]}
+        else:
+            text = _("Did you mean one of these?")
+        rows = [
+            (Button(label, self.data(m.target)),) for label, m in zip(labels, matches, strict=True)
+        ]
+        rows.append(self._nav(self.content.start, tr))
+        return Reply(tr.bidi(text), _bidi_rows(rows, tr), screen="suggest")
+
+    def directory(self, target: str, language: str) -> Reply:
+        """The association directory: categories, then age groups, then pages of associations.
+
+        Targets: "associations", "associations.<category>", "associations.<category>.<age>.<page>".
+        """
+        directory = self.content.associations
+        assert directory is not None
+        tr = self.catalogs[language]
+        _ = tr.gettext
+        parts = target.split(".")
+        if len(parts) == 1:
+            rows = [
+                (Button(_(category.label), self.data(f"{DIRECTORY}.{category_id}")),)
+                for category_id, category in directory.categories.items()
+            ]
+            if directory.consultant:
+                consultant = self.content.services[directory.consultant]
+                rows.append((Button(_(consultant.name), self.data("@" + directory.consultant)),))
+            back = self.content.parent_of.get(DIRECTORY, self.content.start)
+            rows.append(self._nav(back, tr))
+            # Translators: above the list of kinds of association (sport, culture, ...).
+            return self._reply(_("What kind of association are you looking for?"), rows, tr, target)
+        category = directory.categories.get(parts[1])
+        if category is None:
+            return self.updated(language)
+        if len(parts) == 2:
+            choices = [(ALL_AGES, _("All ages"))] + [
+                (age_id, _(age.label)) for age_id, age in directory.age_groups.items()
+            ]
+            rows = [
+                (Button(label, self.data(f"{target}.{age_id}.0")),) for age_id, label in choices
+            ]
+            rows.append(self._nav(DIRECTORY, tr))
+            # Translators: %(category)s is a kind of association, e.g. "Sport".
+            text = _("%(category)s: who is it for?") % {"category": _(category.label)}
+            return self._reply(text, rows, tr, target)
+        if len(parts) != 4 or not parts[3].isdigit():
+            return self.updated(language)
+        age, page = parts[2], int(parts[3])
+        if age != ALL_AGES and age not in directory.age_groups:
+            return self.updated(language)
+        entries = [
+            (entry_id, entry)
+            for entry_id, entry in directory.associations.items()
+            if entry.category == parts[1] and (age == ALL_AGES or age in entry.ages)
+        ]
+        pages = max(1, -(-len(entries) // PAGE_SIZE))
+        page = min(page, pages - 1)
+        shown = entries[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+        rows = [(Button(_(entry.name), self.data("@" + entry_id)),) for entry_id, entry in shown]
+        paging = []
+        if page > 0:
+            paging.append(
+                Button("‹ " + _("Previous"), self.data(f"{DIRECTORY}.{parts[1]}.{age}.{page - 1}"))
+            )
+        if page + 1 < pages:
+            paging.append(
+                Button(_("Next") + " ›", self.data(f"{DIRECTORY}.{parts[1]}.{age}.{page + 1}"))
+            )
+        if paging:
+            rows.append(tuple(paging))
+        rows.append(self._nav(f"{DIRECTORY}.{parts[1]}", tr))
+        if not entries:
+            text = _("No associations found for this choice yet.")
+        else:
+            # Translators: the number of associations found, e.g. "3 associations".
+            text = tr.ngettext("%(count)d association", "%(count)d associations", len(entries)) % {
+                "count": len(entries)
+            }
+            if pages > 1:
+                # Translators: paging through a list, e.g. "page 2 of 3".
+                text += " · " + _("page %(page)d of %(pages)d") % {"page": page + 1, "pages": pages}
+        return self._reply(f"{_(category.label)}: {text}", rows, tr, target)
+
+    def _reply(
+        self, text: str, rows: list[tuple[Button, ...]], tr: Translator, screen: str
+    ) -> Reply:
+        """A reply with right-to-left-safe text and labels."""
+        return Reply(tr.bidi(text), _bidi_rows(rows, tr), screen=screen)
+
+    def _topic_label(self, screen_id: str, tr: Translator) -> str:
+        """What the menu calls a pathway: the label of the menu button that leads to it."""
+        for button in self.content.screens[self.content.start].buttons:
+            if button.to == screen_id:
+                return tr.gettext(button.label)
+        return screen_id
+
+    def source(self, payload: str) -> str:
+        """The counted name of a /start deep-link payload: a known source, or "other"."""
+        return payload if payload in self.content.sources else "other"
 
     def pointer(self, language: str) -> Reply:
         """Point a resident who typed or sent something the bot cannot read to the menu buttons."""
@@ -135,6 +264,8 @@ class Engine:
         tr = self.catalogs[language]
         _ = tr.gettext
         back = self._card_parent.get(service_id, self.content.start)
+        if isinstance(service, Association):
+            back = f"{DIRECTORY}.{service.category}"
         venue = None
         if service.location is not None:
             venue = Venue(
@@ -144,8 +275,8 @@ class Engine:
                 service.address or "",
             )
         return Reply(
-            render_card(service, tr),
-            (self._nav(back, tr),),
+            tr.bidi(render_card(service, tr)),
+            _bidi_rows([self._nav(back, tr)], tr),
             venue=venue,
             referral=Referral(service_id, service.goals[0]),
             screen=CARD_PREFIX + service_id,
@@ -193,7 +324,7 @@ class Engine:
         if screen.source is not None:
             # Translators: %(url)s is a web address, %(date)s a date like "26 November 2026".
             text += "\n\n" + _("Source: %(url)s, last checked %(date)s") % {
-                "url": tr.ltr(screen.source.url),
+                "url": screen.source.url,
                 "date": format_date(screen.source.checked, "long", locale=tr.locale),
             }
         rows = [
@@ -203,15 +334,19 @@ class Engine:
         if screen_id == self.content.start:
             rows.append((Button("🌐 " + _("Language"), self.data(PICKER)),))
         else:
-            rows.append(self._nav(self.content.parent_of[screen_id], tr))
-        return Reply(text, tuple(rows), screen=screen_id)
+            rows.append(self._nav(self.content.parent_of[screen_id], tr, here=screen_id))
+        return Reply(tr.bidi(text), _bidi_rows(rows, tr), screen=screen_id)
 
-    def _nav(self, back: str, tr: Translator) -> tuple[Button, ...]:
+    def _nav(self, back: str, tr: Translator, here: str = "") -> tuple[Button, ...]:
+        """The row under every screen: back, the main menu, and the emergency numbers."""
         _ = tr.gettext
-        menu = Button("☰ " + _("Menu"), self.data(self.content.start))
-        if back == self.content.start:
-            return (menu,)
-        return (Button("« " + _("Back"), self.data(back)), menu)
+        row = [Button("☰ " + _("Menu"), self.data(self.content.start))]
+        if back != self.content.start:
+            row.insert(0, Button("« " + _("Back"), self.data(back)))
+        if self._emergency and here != self._emergency:
+            # Translators: a short button label; the emergency and crisis numbers are one tap away.
+            row.append(Button("🆘 " + _("Emergency"), self.data(self._emergency)))
+        return tuple(row)
 
     def _card_parents(self) -> dict[str, str]:
         """For each service, the first screen (menu outwards) whose button shows its card."""
@@ -230,25 +365,30 @@ def render_card(service: Service, tr: Translator) -> str:
     lines = [_(service.name), "", _(service.description)]
     if service.for_whom:
         lines.append(_(service.for_whom))
+    if isinstance(service, Association):
+        if service.meets:
+            lines += ["", "🗓 " + _(service.meets)]
+        if service.how_to_join:
+            lines.append("➡️ " + _(service.how_to_join))
     lines.append("")
     if service.address:
-        lines.append("📍 " + tr.ltr(service.address))
+        lines.append("📍 " + service.address)
     if service.hours:
         lines.append("🕘 " + _("Opening hours:"))
         days = get_day_names("wide", locale=tr.locale)
         for index, day in enumerate(WEEKDAYS):
             if day in service.hours:
                 spans = ", ".join(
-                    tr.ltr(f"{_time(start, tr.language)}–{_time(end, tr.language)}")
+                    f"{_time(start, tr.language)}–{_time(end, tr.language)}"
                     for start, end in service.hours[day]
                 )
                 lines.append(f"   {days[index]}: {spans}")
     if service.phone:
-        lines.append("☎️ " + tr.ltr(service.phone))
+        lines.append("☎️ " + service.phone)
     if service.email:
-        lines.append("✉️ " + tr.ltr(service.email))
+        lines.append("✉️ " + service.email)
     if service.web:
-        lines.append("🔗 " + tr.ltr(service.web))
+        lines.append("🔗 " + service.web)
     if service.languages:
         names = ", ".join(native_name(code) for code in service.languages)
         lines.append("🗣 " + _("Staff speak: %(languages)s") % {"languages": names})
@@ -271,6 +411,15 @@ def _time(value: dt.time, language: str) -> str:
     if is_rtl(language):
         return format_time(value, "HH:mm", locale=language)
     return format_time(value, "short", locale=language)
+
+
+def _bidi_rows(
+    rows: Iterable[tuple[Button, ...]], tr: Translator
+) -> tuple[tuple[Button, ...], ...]:
+    """Buttons with right-to-left-safe labels (a no-op for left-to-right languages)."""
+    if not tr.rtl:
+        return tuple(rows)
+    return tuple(tuple(Button(tr.bidi(b.label), b.data) for b in row) for row in rows)
 
 
 def _rows(buttons: Iterable[Button], width: int) -> list[tuple[Button, ...]]:

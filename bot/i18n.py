@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gettext
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -20,9 +21,14 @@ DEFAULT_LANGUAGE = "da"
 # Unicode directional isolates: LRI ... PDI keeps a left-to-right fragment (a phone number, an
 # address) intact inside Arabic-script text, where digits and punctuation would otherwise reorder.
 LRI, PDI = "\u2066", "\u2069"
+# A left-to-right fragment: Latin letters (Danish and Turkish ones included) and digits, with the
+# punctuation of addresses, phone numbers, times, e-mail and web addresses inside it.
+_LATIN = "A-Za-z0-9\u00c0-\u024f"
+# Brackets stay outside, where the bidi algorithm mirrors them as the surrounding text needs.
+_LTR_RUN = re.compile(rf"[{_LATIN}+](?:[{_LATIN}+.,:/@_\-–' &?=#%]*[{_LATIN}/])?")
 
 
-def N_(message: str) -> str:  # noqa: N802 - the conventional gettext marker name
+def N_(message: str) -> str:
     """Mark a string for extraction without translating it (it is translated where it is shown)."""
     return message
 
@@ -58,9 +64,12 @@ class Translator:
     def ngettext(self, singular: str, plural: str, n: int) -> str:
         return self.translations.ngettext(singular, plural, n)
 
-    def ltr(self, fragment: str) -> str:
-        """Isolate a left-to-right fragment (phone, address, URL) inside right-to-left text."""
-        return f"{LRI}{fragment}{PDI}" if self.rtl and fragment else fragment
+    def bidi(self, text: str) -> str:
+        """In right-to-left languages, wrap every left-to-right fragment (addresses, phone
+        numbers, e-mail and web addresses, times, Danish names) in LRI ... PDI."""
+        if not self.rtl:
+            return text
+        return _LTR_RUN.sub(lambda match: f"{LRI}{match.group(0)}{PDI}", text)
 
 
 class Catalogs:

@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import hmac
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -13,7 +14,7 @@ _DIGEST_BYTES = 8
 
 
 class DailyOnce:
-    """Answers "first time today?" for (resident, thing) pairs under a key that lives only in memory.
+    """Answers "first time today?" for (resident, thing) pairs, keyed only in memory.
 
     The key is random, never written anywhere, and replaced when the day changes, so the hashes
     cannot be linked across days or after a restart; the set is emptied at the same moment.
@@ -42,7 +43,7 @@ class DailyOnce:
 
 
 class ResidentKey:
-    """Turns a Telegram user id into a stable keyed hash, with the key in a secret file (mode 600)."""
+    """Turns a Telegram user id into a stable keyed hash; the key is in a file of mode 600."""
 
     def __init__(self, key: bytes) -> None:
         self._key = key
@@ -54,14 +55,15 @@ class ResidentKey:
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
-            key = bytes.fromhex(path.read_text(encoding="ascii").strip())
-            if len(key) < 32:
-                raise ValueError(f"{path}: the secret key is too short; delete it to make a new one")
+            text = path.read_text(encoding="ascii").strip()
+        else:
+            key = secrets.token_bytes(32)
+            with os.fdopen(fd, "w", encoding="ascii") as handle:
+                handle.write(key.hex() + "\n")
             return cls(key)
-        key = secrets.token_bytes(32)
-        with os.fdopen(fd, "w", encoding="ascii") as handle:
-            handle.write(key.hex() + "\n")
-        return cls(key)
+        if not re.fullmatch(r"[0-9a-f]{64,}", text):
+            raise ValueError(f"{path}: not a secret key; move it away to have a new one made")
+        return cls(bytes.fromhex(text))
 
     def __call__(self, user_id: int) -> bytes:
         return hmac.new(self._key, str(user_id).encode(), hashlib.sha256).digest()[:16]

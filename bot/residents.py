@@ -81,9 +81,17 @@ class Residents:
 
     async def count_language(self, user_id: int, language: str) -> None:
         """Count the resident once a day under the language they use."""
+        await self.count_once(user_id, "language", language)
+
+    async def count_once(self, user_id: int, dimension: str, key: str) -> None:
+        """Count the resident once a day under (dimension, key), e.g. ("source", "library")."""
         day = self.today()
-        if self._once.first_today(day, user_id, "language:" + language):
-            await self.storage.count_usage(day, "language", language)
+        if self._once.first_today(day, user_id, f"{dimension}:{key}"):
+            await self.storage.count_usage(day, dimension, key)
+
+    async def count_unmatched(self) -> None:
+        """Count one typed message the bot did not understand (the text is not kept)."""
+        await self.storage.count_usage(self.today(), "unmatched", "text")
 
     async def count_referral(self, user_id: int, referral: Referral) -> None:
         """Count a referral once per resident, service and day; committed when this returns."""

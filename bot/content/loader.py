@@ -1,4 +1,4 @@
-"""Load flows/*.yaml into one validated Content object, or fail with every problem named by place."""
+"""Load flows/*.yaml into one validated Content, or fail naming every problem by its place."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from pydantic import BaseModel, ValidationError
 
 from bot.content.models import (
     ID_PATTERN,
+    AssociationsFile,
+    Emergency,
     Goal,
     GoalsFile,
     MenuFile,
@@ -26,7 +28,10 @@ from bot.content.models import (
 GOALS_FILE = "goals.yaml"
 MENU_FILE = "menu.yaml"
 SERVICES_FILE = "services.yaml"
-_SPECIAL_FILES = {GOALS_FILE, MENU_FILE, SERVICES_FILE}
+ASSOCIATIONS_FILE = "associations.yaml"
+_SPECIAL_FILES = {GOALS_FILE, MENU_FILE, SERVICES_FILE, ASSOCIATIONS_FILE}
+# The browsable association directory: a button with `to: associations` opens it.
+DIRECTORY = "associations"
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -40,7 +45,11 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.file}: {self.path}: {self.message}" if self.path else f"{self.file}: {self.message}"
+        return (
+            f"{self.file}: {self.path}: {self.message}"
+            if self.path
+            else f"{self.file}: {self.message}"
+        )
 
 
 class ContentError(Exception):
@@ -64,10 +73,13 @@ class Content:
     services: dict[str, Service]
     pathway_of: dict[str, str] = field(default_factory=dict)
     parent_of: dict[str, str] = field(default_factory=dict)
+    emergency: Emergency | None = None
+    sources: frozenset[str] = frozenset()
+    associations: AssociationsFile | None = None
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """A YAML loader that refuses a key written twice in one mapping, which PyYAML would overwrite."""
+    """A YAML loader that refuses a key written twice in a mapping (PyYAML would overwrite it)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, int] = {}
@@ -150,7 +162,7 @@ class _Reader:
 
 
 def _version(directory: Path, files: list[Path]) -> str:
-    """A short fingerprint of the content, carried in every button so stale ones can be told apart."""
+    """A short fingerprint of the content, carried in every button to tell stale ones apart."""
     digest = hashlib.sha256()
     for path in files:
         digest.update(path.name.encode())
@@ -174,6 +186,9 @@ def load_content(directory: Path) -> Content:
     goals = reader.parse(directory / GOALS_FILE, GoalsFile)
     menu = reader.parse(directory / MENU_FILE, MenuFile)
     services = reader.parse(directory / SERVICES_FILE, ServicesFile)
+    associations = None
+    if (directory / ASSOCIATIONS_FILE).is_file():
+        associations = reader.parse(directory / ASSOCIATIONS_FILE, AssociationsFile)
     pathways: dict[str, tuple[Path, PathwayFile]] = {}
     for path in files:
         if path.name in _SPECIAL_FILES:
@@ -183,7 +198,9 @@ def load_content(directory: Path) -> Content:
             continue
         if pathway.pathway in pathways:
             other = reader.name(pathways[pathway.pathway][0])
-            reader.add(reader.name(path), "pathway", f"{pathway.pathway!r} is already used in {other}")
+            reader.add(
+                reader.name(path), "pathway", f"{pathway.pathway!r} is already used in {other}"
+            )
             continue
         pathways[pathway.pathway] = (path, pathway)
     if reader.problems or goals is None or menu is None or services is None:
@@ -214,7 +231,15 @@ def load_content(directory: Path) -> Content:
         if pathway.goal not in goals.goals:
             reader.add(reader.name(path), "goal", f"{pathway.goal!r} is not a goal in {GOALS_FILE}")
     if menu.start not in screens:
-        reader.add(reader.name(directory / MENU_FILE), "start", f"screen {menu.start!r} does not exist")
+        reader.add(
+            reader.name(directory / MENU_FILE), "start", f"screen {menu.start!r} does not exist"
+        )
+    if menu.emergency is not None and menu.emergency.screen not in screens:
+        reader.add(
+            reader.name(directory / MENU_FILE),
+            "emergency.screen",
+            f"screen {menu.emergency.screen!r} does not exist",
+        )
     for service_id, service in services.services.items():
         for i, goal in enumerate(service.goals):
             if goal not in goals.goals:
@@ -223,16 +248,21 @@ def load_content(directory: Path) -> Content:
                     format_path(("services", service_id, "goals", i)),
                     f"{goal!r} is not a goal in {GOALS_FILE}",
                 )
+    all_services: dict[str, Service] = dict(services.services)
+    if associations is not None:
+        _check_associations(reader, directory / ASSOCIATIONS_FILE, associations, all_services)
+        all_services.update(associations.associations)
+    targets = set(screens) | ({DIRECTORY} if associations is not None else set())
     for screen_id, screen in screens.items():
         for i, button in enumerate(screen.buttons):
             where = ("screens", screen_id, "buttons", i)
-            if button.to is not None and button.to not in screens:
+            if button.to is not None and button.to not in targets:
                 reader.add(
                     origin[screen_id],
                     format_path((*where, "to")),
                     f"screen {button.to!r} does not exist",
                 )
-            if button.service is not None and button.service not in services.services:
+            if button.service is not None and button.service not in all_services:
                 reader.add(
                     origin[screen_id],
                     format_path((*where, "service")),
@@ -259,10 +289,38 @@ def load_content(directory: Path) -> Content:
         start=menu.start,
         screens=screens,
         pathways={pid: p for pid, (_path, p) in pathways.items()},
-        services=dict(services.services),
+        services=all_services,
         pathway_of=pathway_of,
         parent_of=parent_of,
+        emergency=menu.emergency,
+        sources=frozenset(menu.sources),
+        associations=associations,
     )
+
+
+def _check_associations(
+    reader: _Reader, path: Path, directory: AssociationsFile, services: dict[str, Service]
+) -> None:
+    """Associations name known categories, age groups and goals, and no service's id."""
+    name = reader.name(path)
+    if directory.consultant is not None and directory.consultant not in services:
+        reader.add(
+            name, "consultant", f"service {directory.consultant!r} is not in {SERVICES_FILE}"
+        )
+    for group_id, group in directory.age_groups.items():
+        if group.min > group.max:
+            reader.add(name, format_path(("age_groups", group_id)), "min is greater than max")
+    for entry_id, entry in directory.associations.items():
+        where = ("associations", entry_id)
+        if entry_id in services:
+            reader.add(name, format_path(where), f"id is already used in {SERVICES_FILE}")
+        if entry.category not in directory.categories:
+            reader.add(
+                name, format_path((*where, "category")), f"{entry.category!r} is not a category"
+            )
+        for i, age in enumerate(entry.ages):
+            if age not in directory.age_groups:
+                reader.add(name, format_path((*where, "ages", i)), f"{age!r} is not an age group")
 
 
 def _parents(start: str, screens: dict[str, Screen]) -> dict[str, str]:
@@ -275,5 +333,6 @@ def _parents(start: str, screens: dict[str, Screen]) -> dict[str, str]:
             target = button.to
             if target is not None and target != start and target not in parent_of:
                 parent_of[target] = current
-                queue.append(target)
+                if target in screens:  # the association directory is built, not a screen
+                    queue.append(target)
     return parent_of

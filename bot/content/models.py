@@ -11,7 +11,9 @@ from pydantic_core import PydanticCustomError
 
 # Keys whose string values are shown to residents: the Babel extractor for flow files takes exactly
 # these, and the engine passes exactly these through gettext.
-TRANSLATABLE_KEYS = frozenset({"text", "label", "name", "description", "for_whom"})
+TRANSLATABLE_KEYS = frozenset(
+    {"text", "label", "name", "description", "for_whom", "meets", "how_to_join"}
+)
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_.-]*$"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -52,7 +54,7 @@ def _parse_time_ranges(value: object) -> tuple[tuple[dt.time, dt.time], ...]:
 
 
 class Goal(Strict):
-    """One strategic goal of the housing social plan; counts store its slug, reports show its name."""
+    """A strategic goal of the housing social plan: counts store its slug, reports its name."""
 
     name: Text
     plan_period: str
@@ -80,7 +82,9 @@ class Button(Strict):
     @model_validator(mode="after")
     def _one_target(self) -> Button:
         if (self.to is None) == (self.service is None):
-            raise PydanticCustomError("button_target", "a button needs exactly one of to or service")
+            raise PydanticCustomError(
+                "button_target", "a button needs exactly one of to or service"
+            )
         return self
 
 
@@ -92,18 +96,32 @@ class Screen(Strict):
     source: Source | None = None
 
 
+LanguageCode = Literal["da", "ar", "tr", "so", "ku", "ckb", "en"]
+Keywords = dict[LanguageCode, list[Annotated[str, Field(min_length=1)]]]
+
+
+class Emergency(Strict):
+    """The screen with emergency and crisis numbers: one tap from every screen, and where typed
+    words about danger lead straight away."""
+
+    screen: Id
+    keywords: Keywords = Field(default_factory=dict)
+
+
 class MenuFile(Strict):
     start: Id
+    emergency: Emergency | None = None
+    # Known /start payloads (t.me/<bot>?start=library) counted per source; others count as "other".
+    sources: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]] = Field(
+        default_factory=list
+    )
     screens: dict[Id, Screen] = Field(min_length=1)
-
-
-LanguageCode = Literal["da", "ar", "tr", "so", "ku", "ckb", "en"]
 
 
 class PathwayFile(Strict):
     pathway: Id
     goal: Id
-    keywords: dict[LanguageCode, list[str]] = Field(default_factory=dict)
+    keywords: Keywords = Field(default_factory=dict)
     screens: dict[Id, Screen] = Field(min_length=1)
 
 
@@ -125,6 +143,10 @@ class Service(Strict):
     for_whom: Text | None = None
     sample: bool = False
     verified_on: dt.date | None = None
+    # Days the service is closed besides Danish public holidays (which close it unless
+    # holidays_open is set).
+    closed: list[dt.date] = Field(default_factory=list)
+    holidays_open: bool = False
     address: str | None = None
     location: Location | None = None
     hours: dict[Weekday, Hours] = Field(default_factory=dict)
@@ -136,3 +158,31 @@ class Service(Strict):
 
 class ServicesFile(Strict):
     services: dict[Id, Service] = Field(min_length=1)
+
+
+class Category(Strict):
+    label: Text
+
+
+class AgeGroup(Strict):
+    label: Text
+    min: int = Field(ge=0, le=120)
+    max: int = Field(ge=0, le=120)
+
+
+class Association(Service):
+    """A local association: a directory entry browsed by category and age group."""
+
+    goals: list[Id] = Field(default_factory=lambda: ["civilsamfund"], min_length=1)
+    category: Id
+    ages: list[Id] = Field(min_length=1)
+    meets: Text | None = None
+    how_to_join: Text | None = None
+
+
+class AssociationsFile(Strict):
+    # The contact card offered beside the categories: for starting an association or volunteering.
+    consultant: Id | None = None
+    categories: dict[Id, Category] = Field(min_length=1)
+    age_groups: dict[Id, AgeGroup] = Field(min_length=1)
+    associations: dict[Id, Association] = Field(default_factory=dict)

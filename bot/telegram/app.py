@@ -83,8 +83,9 @@ def add_handlers(application: Application) -> None:
     application.add_handler(
         ChatMemberHandler(handlers.on_membership, ChatMemberHandler.MY_CHAT_MEMBER)
     )
-    application.add_handler(MessageHandler(~private & ~filters.UpdateType.CHANNEL_POSTS,
-                                           handlers.on_group))
+    application.add_handler(
+        MessageHandler(~private & ~filters.UpdateType.CHANNEL_POSTS, handlers.on_group)
+    )
     commands = {
         "start": handlers.on_start,
         "menu": handlers.on_menu,
@@ -107,7 +108,8 @@ def add_handlers(application: Application) -> None:
 async def _post_init(application: Application) -> None:
     """Open storage and register the command list in every language Telegram accepts."""
     services: Services = application.bot_data
-    assert services.settings is not None and services.catalogs is not None
+    assert services.settings is not None
+    assert services.catalogs is not None
     settings = services.settings
     storage = await Storage.open(settings.bot_database)
     residents = Residents(storage, ResidentKey.from_file(settings.secret_file), settings.timezone)
@@ -116,7 +118,9 @@ async def _post_init(application: Application) -> None:
     if purged:
         log.info("deleted %d language choices unused for six months", purged)
     await set_commands(application, services.catalogs)
-    log.info("ready: content version %s", services.engine.content.version if services.engine else "")
+    log.info(
+        "ready: content version %s", services.engine.content.version if services.engine else ""
+    )
 
 
 async def _post_shutdown(application: Application) -> None:

@@ -1,4 +1,4 @@
-"""The typed context every handler receives: storage, engine, the resident's language and gettext."""
+"""The typed context of every handler: engine, residents, the resident's language, gettext."""
 
 from __future__ import annotations
 
@@ -56,5 +56,5 @@ class GuideContext(CallbackContext[ExtBot[None], dict, dict, Services]):
         return self.bot_data.catalogs[self.language]
 
     @property
-    def _(self):  # noqa: ANN202 - a bound gettext, named as gettext conventions expect
+    def _(self):
         return self.tr.gettext

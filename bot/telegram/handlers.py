@@ -32,7 +32,10 @@ def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
     if not reply.buttons:
         return None
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in reply.buttons]
+        [
+            [InlineKeyboardButton(b.label, callback_data=b.data) for b in row]
+            for row in reply.buttons
+        ]
     )
 
 
@@ -104,7 +107,14 @@ async def edit(query: CallbackQuery, context: GuideContext, reply: Reply) -> Non
 
 
 async def on_start(update: Update, context: GuideContext) -> None:
-    """/start: the language picker for a newcomer, the menu for someone who already chose."""
+    """/start: the language picker for a newcomer, the menu for someone who already chose.
+
+    A deep link (t.me/<bot>?start=library) arrives as /start library: its source is counted once
+    per resident and day, known sources by name and anything else as "other".
+    """
+    if context.args and update.effective_user is not None:
+        source = context.engine.source(context.args[0])
+        await context.residents.count_once(update.effective_user.id, "source", source)
     if context.chosen_language is None:
         hint = update.effective_user.language_code if update.effective_user else None
         await show(update, context, context.engine.picker(context.language, hint))
@@ -161,7 +171,10 @@ async def on_text(update: Update, context: GuideContext) -> None:
     """Typed text: the engine decides what it might mean."""
     message = update.effective_message
     assert message is not None
-    await show(update, context, context.engine.typed(message.text or "", context.language))
+    reply = context.engine.typed(message.text or "", context.language)
+    if reply.unmatched:
+        await context.residents.count_unmatched()
+    await show(update, context, reply)
 
 
 async def on_other(update: Update, context: GuideContext) -> None:
@@ -206,9 +219,7 @@ async def on_error(update: object, context: GuideContext) -> None:
     if isinstance(error, Forbidden):
         log.info("update %s: the resident blocked the bot", update_id)
         return
-    log.error(
-        "update %s failed: %s", update_id, type(error).__name__, exc_info=_traceback(error)
-    )
+    log.error("update %s failed: %s", update_id, type(error).__name__, exc_info=_traceback(error))
 
 
 def _traceback(error: BaseException | None) -> BaseException | None:
