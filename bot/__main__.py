@@ -38,7 +38,27 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    commands.add_parser("run", help="serve residents over Telegram (long polling)")
+    run = commands.add_parser(
+        "run",
+        help="serve residents over Telegram (long polling, or --webhook)",
+        description="Serve residents over Telegram. Without TELEGRAM_BOT_TOKEN this opens the "
+        "terminal chat instead.",
+    )
+    run.add_argument(
+        "--webhook",
+        action="store_true",
+        help="receive updates by webhook instead of long polling (needs --url)",
+    )
+    run.add_argument("--listen", default="127.0.0.1", help="address to listen on (webhook)")
+    run.add_argument("--port", type=int, default=8443, help="port to listen on (webhook)")
+    run.add_argument(
+        "--url",
+        help="public https:// URL that Telegram posts to, e.g. behind a reverse proxy (webhook)",
+    )
+    run.add_argument(
+        "--secret-token",
+        help="value Telegram sends in X-Telegram-Bot-Api-Secret-Token (webhook; random if unset)",
+    )
     chat = commands.add_parser("chat", help="try the bot in this terminal, no Telegram needed")
     chat.add_argument("--language", choices=LANGUAGES, help="skip the language picker")
     check = commands.add_parser("check", help="validate content and catalogs; exit 1 on problems")
@@ -74,6 +94,14 @@ def main(argv: list[str] | None = None) -> int:
                     file=sys.stderr,
                 )
             return _chat(engine, getattr(args, "language", None))
+        if getattr(args, "webhook", False):
+            if not args.url or not args.url.startswith("https://"):
+                print(
+                    "--webhook needs --url https://... (the address Telegram posts to)",
+                    file=sys.stderr,
+                )
+                return 2
+            return _run(settings, engine, webhook=args)
         return _run(settings, engine)
     except ConfigError as error:
         print(f"Configuration error:\n{error}", file=sys.stderr)
@@ -102,7 +130,9 @@ def _chat(engine: Engine, language: str | None) -> int:
     return 0
 
 
-def _run(settings: Settings, engine: Engine) -> int:
+def _run(settings: Settings, engine: Engine, webhook: argparse.Namespace | None = None) -> int:
+    import secrets
+
     from telegram import Update
 
     from bot.logs import setup_logging
@@ -110,8 +140,23 @@ def _run(settings: Settings, engine: Engine) -> int:
 
     setup_logging(settings.bot_log_level, settings.token)
     application = build_application(settings, engine)
-    log.info("starting: long polling %s", settings.telegram_api_url)
-    application.run_polling(allowed_updates=Update.ALL_TYPES)
+    if webhook is None:
+        log.info("starting: long polling %s", settings.telegram_api_url)
+        application.run_polling(allowed_updates=Update.ALL_TYPES)
+    else:
+        # Telegram sends the secret in a header with every update; requests without it are
+        # refused with 403, so only Telegram can feed the bot.
+        secret = webhook.secret_token or secrets.token_urlsafe(32)
+        path = webhook.url.split("://", 1)[1].partition("/")[2]
+        log.info("starting: webhook on %s:%d", webhook.listen, webhook.port)
+        application.run_webhook(
+            listen=webhook.listen,
+            port=webhook.port,
+            url_path=path,
+            webhook_url=webhook.url,
+            secret_token=secret,
+            allowed_updates=Update.ALL_TYPES,
+        )
     log.info("stopped cleanly")
     return 0
 

@@ -258,6 +258,12 @@ class Engine:
         text = _("I work best with the buttons. Please choose from the menu.")
         return Reply(f"{text}\n\n{menu.text}", menu.buttons, screen="pointer")
 
+    def slow_down(self, language: str) -> Reply:
+        """The one answer a flooding resident gets before a short pause."""
+        _ = self.catalogs[language].gettext
+        # Translators: sent once when someone sends very many messages in a short time.
+        return Reply(_("Please slow down a little. I will answer again in half a minute."))
+
     def card(self, service_id: str, language: str) -> Reply:
         """A service's contact card, its venue pin, and the referral it counts."""
         service = self.content.services[service_id]

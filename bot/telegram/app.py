@@ -28,6 +28,8 @@ from bot.storage import Storage
 from bot.telegram import handlers
 from bot.telegram.context import GuideContext, Services
 from bot.telegram.processor import PerResidentUpdateProcessor
+from bot.telegram.request import RetryingRequest
+from bot.telegram.throttle import Throttle
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +49,13 @@ def build_application(
     *,
     request: BaseRequest | None = None,
     rate_limit: bool = True,
+    throttle: Throttle | None = None,
 ) -> Application:
-    """Build the Application; storage is opened in post_init and closed in post_shutdown."""
+    """Build the Application; storage is opened in post_init and closed in post_shutdown.
+
+    Tests and benchmarks pass an offline `request`; without one the bot talks HTTP to
+    TELEGRAM_API_URL through a client that retries server errors and dropped connections.
+    """
     assert settings.token is not None, "the terminal chat runs without a token, not this"
     context_types = ContextTypes(context=GuideContext, bot_data=Services)
     builder = (
@@ -64,14 +71,21 @@ def build_application(
     if rate_limit:
         # max_retries: a 429 from Telegram is waited out and retried instead of failing the reply.
         builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
-    if request is not None:
-        builder = builder.request(request).get_updates_request(request)
+    if request is None:
+        # One connection per update handled at once, as python-telegram-bot's own default.
+        request = RetryingRequest(connection_pool_size=256)
+        # Long polling holds its connection for the whole poll: give it a client of its own.
+        builder = builder.get_updates_request(RetryingRequest(read_timeout=30))
+    else:
+        builder = builder.get_updates_request(request)
+    builder = builder.request(request)
     application = builder.build()
     services: Services = application.bot_data
     services.settings = settings
     services.engine = engine
     services.catalogs = engine.catalogs
     services.staff_ids = settings.bot_staff_ids
+    services.throttle = throttle if throttle is not None else Throttle()
     add_handlers(application)
     return application
 
@@ -79,6 +93,7 @@ def build_application(
 def add_handlers(application: Application) -> None:
     """Register the language step, the commands, buttons, text, media and group handling."""
     private = filters.ChatType.PRIVATE
+    application.add_handler(TypeHandler(Update, handlers.throttle), group=-2)
     application.add_handler(TypeHandler(Update, handlers.resolve_language), group=-1)
     application.add_handler(
         ChatMemberHandler(handlers.on_membership, ChatMemberHandler.MY_CHAT_MEMBER)

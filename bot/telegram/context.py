@@ -10,6 +10,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 from bot.config import Settings
 from bot.engine import Engine
 from bot.i18n import Catalogs, Translator
+from bot.telegram.throttle import Throttle
 
 if TYPE_CHECKING:
     from bot.residents import Residents
@@ -24,6 +25,7 @@ class Services:
     catalogs: Catalogs | None = None
     residents: Residents | None = None
     staff_ids: frozenset[int] = field(default_factory=frozenset)
+    throttle: Throttle | None = None
 
 
 class GuideContext(CallbackContext[ExtBot[None], dict, dict, Services]):

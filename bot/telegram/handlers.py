@@ -14,9 +14,10 @@ from telegram import (
 )
 from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.ext import ApplicationHandlerStop
 
 from bot.engine import Reply
-from bot.i18n import best_language
+from bot.i18n import DEFAULT_LANGUAGE, best_language
 from bot.telegram.context import GuideContext
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,24 @@ def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
 def _is(error: TelegramError, phrases: tuple[str, ...]) -> bool:
     text = str(error).lower()
     return any(phrase in text for phrase in phrases)
+
+
+async def throttle(update: Update, context: GuideContext) -> None:
+    """Before everything else: let a flood through as one warning, then nothing for a while."""
+    user = update.effective_user
+    if user is None or context.bot_data.throttle is None:
+        return
+    verdict = context.bot_data.throttle.check(user.id)
+    if verdict == "ok":
+        return
+    if verdict == "warn" and update.effective_chat and update.effective_chat.type == "private":
+        log.info("update %s: a resident is flooding; pausing them", update.update_id)
+        language = best_language(user.language_code) or DEFAULT_LANGUAGE
+        if context.bot_data.residents is not None:
+            language = await context.residents.language(user.id) or language
+        reply = context.engine.slow_down(language)
+        await context.bot.send_message(update.effective_chat.id, reply.text)
+    raise ApplicationHandlerStop
 
 
 async def resolve_language(update: Update, context: GuideContext) -> None:
