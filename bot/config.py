@@ -23,7 +23,9 @@ class ConfigError(Exception):
 class Settings(BaseSettings):
     """Everything the operator can set; each field is read from the variable of the same name."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", frozen=True, env_ignore_empty=True
+    )
 
     telegram_bot_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org"

@@ -358,7 +358,7 @@ class Engine:
         """For each service, the first screen (menu outwards) whose button shows its card."""
         parents: dict[str, str] = {}
         order = [self.content.start, *self.content.parent_of]
-        for screen_id in order:
+        for screen_id in filter(self.content.screens.__contains__, order):
             for button in self.content.screens[screen_id].buttons:
                 if button.service and button.service not in parents:
                     parents[button.service] = screen_id
@@ -370,7 +370,7 @@ def render_card(service: Service, tr: Translator) -> str:
     _ = tr.gettext
     lines = [_(service.name), "", _(service.description)]
     if service.for_whom:
-        lines.append(_(service.for_whom))
+        lines += ["", "👥 " + _(service.for_whom)]
     if isinstance(service, Association):
         if service.meets:
             lines += ["", "🗓 " + _(service.meets)]
