@@ -69,6 +69,9 @@ def _parser() -> argparse.ArgumentParser:
     catalog.add_argument("action", choices=("extract", "update", "compile", "status"))
     backup = commands.add_parser("backup", help="write a consistent copy of the database")
     backup.add_argument("path", type=Path, help="where to write the copy")
+    from bot.stats import add_arguments as stats_arguments
+
+    stats_arguments(commands.add_parser("stats", help="weekly referral report: table, CSV or JSON"))
     return parser
 
 
@@ -84,6 +87,10 @@ def main(argv: list[str] | None = None) -> int:
             return _check(settings, strict=args.strict)
         if command == "backup":
             return asyncio.run(_backup(settings, args.path))
+        if command == "stats":
+            from bot.stats import run_cli
+
+            return run_cli(settings, args)
         engine = _engine(settings)
         if command == "chat" or settings.token is None:
             if command == "run":
@@ -120,7 +127,7 @@ def _engine(settings: Settings) -> Engine:
             "run `make run` or `vollsmose-bot catalog compile`. Showing English for those.",
             file=sys.stderr,
         )
-    return Engine(load_content(settings.bot_content_dir), catalogs)
+    return Engine(load_content(settings.bot_content_dir), catalogs, settings.timezone)
 
 
 def _chat(engine: Engine, language: str | None) -> int:

@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time, get_day_names
 
 from bot.content import Content
 from bot.content.loader import DIRECTORY
 from bot.content.models import WEEKDAYS, Association, Screen, Service
+from bot.hours import OpenState, open_state
 from bot.i18n import LANGUAGES, Catalogs, Translator, is_rtl, native_name, picker_order
 from bot.matching import KeywordIndex
 
 # Button data is "v<content version>:<target>"; targets are a screen id, "@<service id>" for a
 # contact card, "lang" for the language picker or "lang:<code>" for a choice in it.
 _DATA = re.compile(r"^v([0-9a-f]{6}):([a-z0-9_.@:-]{1,60})$")
+DEFAULT_TIMEZONE = ZoneInfo("Europe/Copenhagen")
 PICKER = "lang"
 ALL_AGES = "all"
 PAGE_SIZE = 6
@@ -65,9 +68,18 @@ class Reply:
 class Engine:
     """Turns content and catalogs into replies; Telegram and the console are its two faces."""
 
-    def __init__(self, content: Content, catalogs: Catalogs) -> None:
+    def __init__(
+        self,
+        content: Content,
+        catalogs: Catalogs,
+        timezone: ZoneInfo = DEFAULT_TIMEZONE,
+        clock: Callable[[], dt.datetime] | None = None,
+    ) -> None:
         self.content = content
         self.catalogs = catalogs
+        self.timezone = timezone
+        # Contact cards say whether a service is open now; tests pass a fixed clock.
+        self.clock = clock or (lambda: dt.datetime.now(timezone))
         self._prefix = f"v{content.version}:"
         self._card_parent = self._card_parents()
         self._cached_screen = lru_cache(maxsize=4096)(self._render_screen)
@@ -281,7 +293,7 @@ class Engine:
                 service.address or "",
             )
         return Reply(
-            tr.bidi(render_card(service, tr)),
+            tr.bidi(render_card(service, tr, self.clock().astimezone(self.timezone))),
             _bidi_rows([self._nav(back, tr)], tr),
             venue=venue,
             referral=Referral(service_id, service.goals[0]),
@@ -365,7 +377,7 @@ class Engine:
         return parents
 
 
-def render_card(service: Service, tr: Translator) -> str:
+def render_card(service: Service, tr: Translator, now: dt.datetime) -> str:
     """The contact card's text: what, for whom, where, when, how to reach, which languages."""
     _ = tr.gettext
     lines = [_(service.name), "", _(service.description)]
@@ -389,6 +401,15 @@ def render_card(service: Service, tr: Translator) -> str:
                     for start, end in service.hours[day]
                 )
                 lines.append(f"   {days[index]}: {spans}")
+        state = open_state(
+            service.hours,
+            now,
+            now.tzinfo,  # type: ignore[arg-type]
+            closed=service.closed,
+            observe_holidays=not service.holidays_open,
+        )
+        if state is not None:
+            lines.append(_open_line(state, now, tr))
     if service.phone:
         lines.append("☎️ " + service.phone)
     if service.email:
@@ -405,6 +426,31 @@ def render_card(service: Service, tr: Translator) -> str:
             "⚠️ " + _("Example entry: these contact details are not confirmed yet."),
         ]
     return "\n".join(lines).strip()
+
+
+def _open_line(state: OpenState, now: dt.datetime, tr: Translator) -> str:
+    """ "Open now, until 17:00." or when it opens next, in the resident's words."""
+    _ = tr.gettext
+    if state.open_now:
+        if state.closes_at is None:
+            return "🟢 " + _("Open now.")
+        # Translators: %(time)s is a time of day, e.g. "17:00".
+        return "🟢 " + _("Open now, until %(time)s.") % {
+            "time": _time(state.closes_at.time(), tr.language)
+        }
+    if state.opens_at is None:
+        return "🔴 " + _("Closed now.")
+    opens = state.opens_at
+    time = _time(opens.time(), tr.language)
+    days_ahead = (opens.date() - now.date()).days
+    if days_ahead == 0:
+        # Translators: %(time)s is a time of day, e.g. "09:00".
+        return "🔴 " + _("Closed now. Opens today at %(time)s.") % {"time": time}
+    if days_ahead == 1:
+        return "🔴 " + _("Closed now. Opens tomorrow at %(time)s.") % {"time": time}
+    day = format_date(opens.date(), "EEEE d MMMM", locale=tr.locale)
+    # Translators: %(day)s is a weekday and date, e.g. "Monday 30 November"; %(time)s "09:00".
+    return "🔴 " + _("Closed now. Opens %(day)s at %(time)s.") % {"day": day, "time": time}
 
 
 @lru_cache(maxsize=1024)
