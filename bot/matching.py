@@ -45,8 +45,11 @@ def normalise(text: str) -> str:
 def normalise_keeping_accents(text: str) -> str:
     """Like normalise, but Latin accents and dotless i stay: for short, ambiguous words."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
-    # Arabic-script marks (harakat, shadda, superscript alef) are dropped; Latin ones kept.
-    kept = "".join(c for c in decomposed if not (unicodedata.combining(c) and c >= "\u0600"))
+    # Arabic-script marks (harakat, shadda, superscript alef) are dropped, and so is the dot
+    # that casefolding leaves on Turkish İ; other Latin marks are kept.
+    kept = "".join(
+        c for c in decomposed if not (unicodedata.combining(c) and (c >= "\u0600" or c == "\u0307"))
+    )
     folded = unicodedata.normalize("NFC", kept).translate(_FOLD | {ord("ı"): "ı"})
     return folded
 
