@@ -170,16 +170,19 @@ def _run(settings: Settings, engine: Engine, webhook: argparse.Namespace | None 
 
 def _check(settings: Settings, *, strict: bool) -> int:
     from bot.catalog import status
+    from bot.content.models import Association
 
     content = load_content(settings.bot_content_dir)
     problems = []
     if strict:
-        problems += [
-            f"{settings.bot_content_dir.name}/services.yaml: services.{sid}: sample entry: "
-            "contact details not confirmed by staff"
-            for sid, service in content.services.items()
-            if service.sample
-        ]
+        folder = settings.bot_content_dir.name
+        for service_id, service in content.services.items():
+            if service.sample:
+                where = "associations" if isinstance(service, Association) else "services"
+                problems.append(
+                    f"{folder}/{where}.yaml: {where}.{service_id}: sample entry: "
+                    "contact details not confirmed by staff"
+                )
     for language in status():
         problems += language.problems
     for problem in problems:
