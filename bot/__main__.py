@@ -183,7 +183,7 @@ def _check(settings: Settings, *, strict: bool) -> int:
                     f"{folder}/{where}.yaml: {where}.{service_id}: sample entry: "
                     "contact details not confirmed by staff"
                 )
-    for language in status():
+    for language in status(flows=settings.bot_content_dir):
         problems += language.problems
     for problem in problems:
         print(problem, file=sys.stderr)

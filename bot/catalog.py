@@ -14,10 +14,7 @@ from babel.messages.pofile import read_po, write_po
 from bot.i18n import DOMAIN, LANGUAGES, LOCALES_DIR
 
 ROOT = LOCALES_DIR.parent
-METHOD_MAP = [
-    ("bot/**.py", "python"),
-    ("flows/**.yaml", "bot.i18n_extract:extract_flows"),
-]
+FLOW_EXTRACTOR = "bot.i18n_extract:extract_flows"
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
 REVIEW_NOTE = "This translation awaits review by a native speaker."
 
@@ -39,19 +36,29 @@ def po_path(language: str, locales: Path = LOCALES_DIR) -> Path:
     return locales / language / "LC_MESSAGES" / f"{DOMAIN}.po"
 
 
-def extract(root: Path = ROOT, locales: Path = LOCALES_DIR) -> Catalog:
-    """Collect every msgid from the code and the flow files into locales/messages.pot."""
+def extract(
+    root: Path = ROOT, locales: Path | None = LOCALES_DIR, flows: Path | None = None
+) -> Catalog:
+    """Collect every msgid from the code (root/bot) and the flow files (flows, by default
+    root/flows) into locales/messages.pot; with locales=None only return it, as `check` does."""
     template = Catalog(project="vollsmose-bot", msgid_bugs_address="", fuzzy=False)
-    for filename, lineno, message, comments, context in extract_from_dir(
-        root,
-        method_map=METHOD_MAP,
-        keywords=KEYWORDS,
-        comment_tags=("Translators:",),
-        strip_comment_tags=True,
-    ):
-        template.add(message, None, [(filename, lineno)], auto_comments=comments, context=context)
-    with (locales / f"{DOMAIN}.pot").open("wb") as out:
-        write_po(out, template, width=100, omit_header=False, sort_output=False)
+    sources = [
+        (root, [("bot/**.py", "python")]),
+        (flows or root / "flows", [("**.yaml", FLOW_EXTRACTOR)]),
+    ]
+    for folder, method_map in sources:
+        for filename, lineno, message, comments, context in extract_from_dir(
+            folder,
+            method_map=method_map,
+            keywords=KEYWORDS,
+            comment_tags=("Translators:",),
+            strip_comment_tags=True,
+        ):
+            name = filename if folder == root else f"{folder.name}/{filename}"
+            template.add(message, None, [(name, lineno)], auto_comments=comments, context=context)
+    if locales is not None:
+        with (locales / f"{DOMAIN}.pot").open("wb") as out:
+            write_po(out, template, width=100, omit_header=False, sort_output=False)
     return template
 
 
@@ -88,9 +95,16 @@ def compile_all(locales: Path = LOCALES_DIR, languages: tuple[str, ...] = LANGUA
             write_mo(out, catalog)
 
 
-def status(locales: Path = LOCALES_DIR, languages: tuple[str, ...] = LANGUAGES) -> list[Status]:
-    """Per language: how much is translated, what is fuzzy, and Babel's check() problems."""
-    template = _read(locales / f"{DOMAIN}.pot")
+def status(
+    locales: Path = LOCALES_DIR,
+    languages: tuple[str, ...] = LANGUAGES,
+    template: Catalog | None = None,
+    flows: Path | None = None,
+) -> list[Status]:
+    """Per language: how much is translated, what is fuzzy, and Babel's check() problems,
+    against `template` (by default the texts in the code and in `flows` right now)."""
+    if template is None:
+        template = extract(locales.parent, locales=None, flows=flows)
     ids = {message.id for message in template if message.id}
     result = []
     for language in languages:
