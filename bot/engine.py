@@ -142,11 +142,12 @@ class Engine:
 
     def updated(self, language: str) -> Reply:
         """The answer to a button that no longer exists: say so and show the current menu."""
-        _ = self.catalogs[language].gettext
+        tr = self.catalogs[language]
+        _ = tr.gettext
         menu = self.menu(language)
         # Translators: a resident pressed a button from an old message whose screen is gone.
         text = _("This menu was updated. Here is the current menu.")
-        return Reply(f"{text}\n\n{menu.text}", menu.buttons, screen="updated")
+        return Reply(f"{tr.bidi(text)}\n\n{menu.text}", menu.buttons, screen="updated")
 
     def typed(self, text: str, language: str) -> Reply:
         """Answer typed text: crisis words lead straight to the emergency numbers, other known
@@ -264,17 +265,19 @@ class Engine:
 
     def pointer(self, language: str) -> Reply:
         """Point a resident who typed or sent something the bot cannot read to the menu buttons."""
-        _ = self.catalogs[language].gettext
+        tr = self.catalogs[language]
+        _ = tr.gettext
         menu = self.menu(language)
         # Translators: answer to a message, sticker, photo or voice note the bot cannot read.
         text = _("I work best with the buttons. Please choose from the menu.")
-        return Reply(f"{text}\n\n{menu.text}", menu.buttons, screen="pointer")
+        return Reply(f"{tr.bidi(text)}\n\n{menu.text}", menu.buttons, screen="pointer")
 
     def slow_down(self, language: str) -> Reply:
         """The one answer a flooding resident gets before a short pause."""
-        _ = self.catalogs[language].gettext
+        tr = self.catalogs[language]
+        _ = tr.gettext
         # Translators: sent once when someone sends very many messages in a short time.
-        return Reply(_("Please slow down a little. I will answer again in half a minute."))
+        return Reply(tr.bidi(_("Please slow down a little. I will answer again in half a minute.")))
 
     def card(self, service_id: str, language: str) -> Reply:
         """A service's contact card, its venue pin, and the referral it counts."""
@@ -302,18 +305,20 @@ class Engine:
 
     def help(self, language: str) -> Reply:
         """What the bot does and how to use it."""
-        _ = self.catalogs[language].gettext
+        tr = self.catalogs[language]
+        _ = tr.gettext
         text = _(
             "This bot helps residents of Vollsmose find local help: parent counselling, "
             "mentoring, leisure jobs for young people, local associations and safety.\n\n"
             "Tap the buttons to move around. /menu shows the main menu, /language changes "
             "the language, /privacy says what the bot keeps about you, and /forget deletes it."
         )
-        return Reply(text, self.menu(language).buttons, screen="help")
+        return Reply(tr.bidi(text), self.menu(language).buttons, screen="help")
 
     def privacy(self, language: str) -> Reply:
         """An accurate account of what the bot keeps."""
-        _ = self.catalogs[language].gettext
+        tr = self.catalogs[language]
+        _ = tr.gettext
         text = _(
             "What this bot keeps:\n\n"
             "- Counts only: how many times each service was shown per day, and how many people "
@@ -324,13 +329,14 @@ class Engine:
             "the month you last used the bot, and deleted after six months without use.\n\n"
             "Send /forget to delete your language choice now."
         )
-        return Reply(text, self.menu(language).buttons, screen="privacy")
+        return Reply(tr.bidi(text), self.menu(language).buttons, screen="privacy")
 
     def forgotten(self, language: str) -> Reply:
         """Confirm that the stored language choice was deleted."""
-        _ = self.catalogs[language].gettext
+        tr = self.catalogs[language]
+        _ = tr.gettext
         text = _("Your language choice is deleted. The bot keeps nothing else about you.")
-        return Reply(text, self.picker(language).buttons, screen="forget")
+        return Reply(tr.bidi(text), self.picker(language).buttons, screen="forget")
 
     # -- rendering -------------------------------------------------------------------------------
 

@@ -24,8 +24,9 @@ LRI, PDI = "\u2066", "\u2069"
 # A left-to-right fragment: Latin letters (Danish and Turkish ones included) and digits, with the
 # punctuation of addresses, phone numbers, times, e-mail and web addresses inside it.
 _LATIN = "A-Za-z0-9\u00c0-\u024f"
-# Brackets stay outside, where the bidi algorithm mirrors them as the surrounding text needs.
-_LTR_RUN = re.compile(rf"[{_LATIN}+](?:[{_LATIN}+.,:/@_\-–' &?=#%]*[{_LATIN}/])?")
+# Brackets stay outside, where the bidi algorithm mirrors them as the surrounding text needs;
+# a leading slash stays inside, so /forget does not read "forget/".
+_LTR_RUN = re.compile(rf"/?[{_LATIN}+](?:[{_LATIN}+.,:/@_\-–' &?=#%]*[{_LATIN}/])?")
 
 
 def N_(message: str) -> str:
