@@ -103,7 +103,7 @@ class Engine:
 
     def press(self, data: str | None, language: str) -> Reply:
         """Answer a button press; unknown, forged or stale data leads to the current menu."""
-        match = _DATA.match(data or "")
+        match = _DATA.fullmatch(data or "")
         target = match.group(2) if match else ""
         if target == PICKER:
             return self.picker(language)

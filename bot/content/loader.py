@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from bot.content.models import (
     ID_PATTERN,
+    RESERVED_IDS,
     AssociationsFile,
     Emergency,
     Goal,
@@ -32,6 +33,7 @@ ASSOCIATIONS_FILE = "associations.yaml"
 _SPECIAL_FILES = {GOALS_FILE, MENU_FILE, SERVICES_FILE, ASSOCIATIONS_FILE}
 # The browsable association directory: a button with `to: associations` opens it.
 DIRECTORY = "associations"
+assert DIRECTORY in RESERVED_IDS
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -145,6 +147,9 @@ class _Reader:
         except OSError as exc:
             self.add(self.name(path), "", f"cannot be read ({exc.strerror})")
             return None
+        except UnicodeDecodeError as exc:
+            self.add(self.name(path), "", f"is not UTF-8 text (byte {exc.start}); save it as UTF-8")
+            return None
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark
             where = f"line {mark.line + 1}" if mark else ""
@@ -172,7 +177,7 @@ def _version(directory: Path, files: list[Path]) -> str:
 
 def load_content(directory: Path) -> Content:
     """Read and validate a content folder; raise ContentError listing every problem found."""
-    directory = Path(directory)
+    directory = Path(directory).resolve()
     reader = _Reader(directory)
     if not directory.is_dir():
         raise ContentError([Problem(str(directory), "", "is not a folder")])
@@ -215,6 +220,13 @@ def load_content(directory: Path) -> Content:
     ]
     for path, pathway_id, file_screens in sources:
         for screen_id, screen in file_screens.items():
+            if screen_id in RESERVED_IDS:
+                reader.add(
+                    reader.name(path),
+                    format_path(("screens", screen_id)),
+                    "this id is reserved for the bot's own screens",
+                )
+                continue
             if screen_id in screens:
                 reader.add(
                     reader.name(path),

@@ -16,6 +16,8 @@ TRANSLATABLE_KEYS = frozenset(
 )
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_.-]*$"
+# Button targets the engine builds itself; no screen may take these ids.
+RESERVED_IDS = frozenset({"lang", "associations"})
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _TIME_RANGE = re.compile(r"^(\d\d):(\d\d)-(\d\d):(\d\d)$")
@@ -37,7 +39,15 @@ def _parse_time_ranges(value: object) -> tuple[tuple[dt.time, dt.time], ...]:
     for part in str(value).split(","):
         match = _TIME_RANGE.match(part.strip())
         hours = [int(g) for g in match.groups()] if match else []
-        if not hours or hours[0] > 23 or hours[2] > 24 or hours[1] > 59 or hours[3] > 59:
+        past_midnight = bool(hours) and hours[2] == 24 and hours[3] != 0
+        if (
+            not hours
+            or hours[0] > 23
+            or hours[2] > 24
+            or hours[1] > 59
+            or hours[3] > 59
+            or past_midnight
+        ):
             raise PydanticCustomError(
                 "time_range",
                 '"{value}" is not a time range like 09:00-12:00',

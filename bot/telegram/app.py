@@ -25,13 +25,28 @@ from bot.i18n import LANGUAGES, N_, Catalogs
 from bot.privacy import ResidentKey
 from bot.residents import Residents
 from bot.storage import Storage
-from bot.telegram import handlers
+from bot.telegram import handlers, staff
 from bot.telegram.context import GuideContext, Services
 from bot.telegram.processor import PerResidentUpdateProcessor
 from bot.telegram.request import RetryingRequest
 from bot.telegram.throttle import Throttle
 
 log = logging.getLogger(__name__)
+
+# python-telegram-bot logs the raw JSON of an update it cannot parse (CRITICAL, "Received data
+# was %r"): residents' ids, names and texts. These are the loggers that do it.
+_RAW_UPDATE_LOGGERS = ("telegram.Bot", "telegram.ext.Updater")
+
+
+class WithholdRawUpdates(logging.Filter):
+    """Keep the library's message about an unparsable update, without the update itself."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and "Received data was" in record.msg:
+            record.msg = record.msg.replace("%r", "<withheld: it holds personal data>")
+            record.args = None
+        return True
+
 
 # The commands residents see in Telegram's menu, with their descriptions (translated per language).
 COMMANDS: tuple[tuple[str, str], ...] = (
@@ -87,6 +102,10 @@ def build_application(
     services.staff_ids = settings.bot_staff_ids
     services.throttle = throttle if throttle is not None else Throttle()
     add_handlers(application)
+    for name in _RAW_UPDATE_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, WithholdRawUpdates) for f in logger.filters):
+            logger.addFilter(WithholdRawUpdates())
     return application
 
 
@@ -95,6 +114,7 @@ def add_handlers(application: Application) -> None:
     private = filters.ChatType.PRIVATE
     application.add_handler(TypeHandler(Update, handlers.throttle), group=-2)
     application.add_handler(TypeHandler(Update, handlers.resolve_language), group=-1)
+    staff.register(application)  # /stats: before the group and unknown-command handlers
     application.add_handler(
         ChatMemberHandler(handlers.on_membership, ChatMemberHandler.MY_CHAT_MEMBER)
     )
@@ -133,6 +153,7 @@ async def _post_init(application: Application) -> None:
     if purged:
         log.info("deleted %d language choices unused for six months", purged)
     await set_commands(application, services.catalogs)
+    await staff.start(application)  # staff commands, Monday report job, catch-up
     log.info(
         "ready: content version %s", services.engine.content.version if services.engine else ""
     )

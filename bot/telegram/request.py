@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from typing import Any
 
+from telegram import Update
 from telegram.error import NetworkError, TimedOut
 from telegram.request import HTTPXRequest, RequestData
 
@@ -55,8 +57,43 @@ class RetryingRequest(HTTPXRequest):
                     raise
                 log.info("%s: %s, retrying", api_method, type(error).__name__)
             else:
+                if api_method == "getUpdates" and status == 200:
+                    return status, readable_updates(payload)
                 if status not in _RETRY_STATUSES or attempt == attempts:
                     return status, payload
                 log.info("%s: HTTP %d, retrying", api_method, status)
             await asyncio.sleep(self.backoff * attempt)
         raise AssertionError("unreachable")
+
+
+def readable_updates(payload: bytes) -> bytes:
+    """Replace each update python-telegram-bot cannot parse by its bare update id.
+
+    A Bot API server older or newer than the library can send an update that lacks a field the
+    library requires. Unhandled, the whole batch fails to parse on every poll, so the bot is stuck
+    on it for good, and the library logs the raw batch (residents' names, ids and texts) each
+    time. A bare update is confirmed and ignored like any other; only its id is logged.
+    """
+    try:
+        body = json.loads(payload)
+    except ValueError:
+        return payload
+    updates = body.get("result") if isinstance(body, dict) else None
+    if not isinstance(updates, list):
+        return payload
+    readable = []
+    for raw in updates:
+        try:
+            Update.de_json(raw, None)
+        except Exception as error:  # any parse failure: the library's own errors vary
+            update_id = raw.get("update_id") if isinstance(raw, dict) else None
+            name = type(error).__name__
+            log.warning("update %s could not be read (%s): skipped", update_id, name)
+            if isinstance(update_id, int):
+                readable.append({"update_id": update_id})
+        else:
+            readable.append(raw)
+    if readable == updates:
+        return payload
+    body["result"] = readable
+    return json.dumps(body).encode()

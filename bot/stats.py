@@ -1,0 +1,603 @@
+"""Weekly report: counts per ISO week, small numbers hidden, as an aligned table, CSV or JSON.
+
+The counters are already anonymous (no user column, days only). This module adds the second
+safeguard of DESIGN.md "Anonymity by construction": counts that describe residents' attributes
+(language, source, unmatched typed messages) of 1 to threshold-1 are shown as "<5", and further
+cells are hidden where the other numbers would let someone work a hidden one out. Goal and service
+counts describe the offers, not people, and are exact.
+
+Threat model of the suppression (the property tests check it): someone sees every number we show,
+knows the threshold, what the markers mean ("<5" is 1..4, "x" a count hidden on purpose) and
+exactly how cells are chosen for hiding. From what we publish they cannot pin any hidden cell to
+one value. We never publish the total of a dimension with a hidden cell, but cells are hidden as
+if it were known: someone who learns it elsewhere and reasons from the markers and shown cells
+still cannot pin a hidden cell, unless every cell of the dimension is hidden (nothing shown is
+left to hide) or they also exploit which cells the algorithm chose to hide.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import datetime as dt
+import io
+import json
+import re
+import sys
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from babel import Locale
+from babel.dates import format_interval
+from babel.numbers import format_decimal
+
+from bot.i18n import LANGUAGES, Translator
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from bot.content import Content
+    from bot.storage import Storage
+
+DEFAULT_THRESHOLD = 5
+DEFAULT_WEEKS = 4
+MAX_WEEKS = 530  # about ten years: a bigger range is a typo
+SECONDARY = "x"
+FORMATS = ("table", "csv", "json")
+CSV_HEADER = ("week", "dimension", "key", "count", "lbf_area")
+NAME_WIDTH = 30  # the table stays readable on a phone in Telegram
+_WEEK = re.compile(r"^(\d{4})-?W(\d{2})$")
+
+Cell = int | str
+
+
+# -- ISO weeks ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, order=True)
+class IsoWeek:
+    """An ISO 8601 week ("2026-W53"), Monday to Sunday in local dates."""
+
+    year: int
+    week: int
+
+    def __post_init__(self) -> None:
+        # Raises ValueError for week 53 of a year that has only 52, and for week 0 or 54.
+        dt.date.fromisocalendar(self.year, self.week, 1)
+
+    @classmethod
+    def parse(cls, text: str) -> IsoWeek:
+        """Read "2026-W48" (or "2026W48"); ValueError with a readable message otherwise."""
+        match = _WEEK.match(text.strip())
+        if match is None:
+            raise ValueError(f"{text!r} is not an ISO week such as 2026-W48")
+        try:
+            return cls(int(match.group(1)), int(match.group(2)))
+        except ValueError:
+            raise ValueError(f"{text!r}: the year {match.group(1)} has no such week") from None
+
+    @classmethod
+    def containing(cls, day: dt.date) -> IsoWeek:
+        year, week, _weekday = day.isocalendar()
+        return cls(year, week)
+
+    @property
+    def start(self) -> dt.date:
+        """The Monday."""
+        return dt.date.fromisocalendar(self.year, self.week, 1)
+
+    @property
+    def end(self) -> dt.date:
+        """The Monday after (exclusive)."""
+        return self.start + dt.timedelta(days=7)
+
+    def shift(self, weeks: int) -> IsoWeek:
+        return IsoWeek.containing(self.start + dt.timedelta(weeks=weeks))
+
+    def previous(self) -> IsoWeek:
+        return self.shift(-1)
+
+    def __str__(self) -> str:
+        return f"{self.year:04d}-W{self.week:02d}"
+
+
+def week_range(first: IsoWeek, last: IsoWeek) -> list[IsoWeek]:
+    """Every week from first to last, both included."""
+    weeks = []
+    week = first
+    while week <= last:
+        weeks.append(week)
+        week = week.shift(1)
+    return weeks
+
+
+def last_weeks(count: int, today: dt.date) -> list[IsoWeek]:
+    """The week containing today and the count-1 weeks before it, oldest first."""
+    current = IsoWeek.containing(today)
+    return [current.shift(-back) for back in range(count - 1, -1, -1)]
+
+
+def local_today(timezone: dt.tzinfo, now: dt.datetime | None = None) -> dt.date:
+    return (now or dt.datetime.now(dt.UTC)).astimezone(timezone).date()
+
+
+# -- small-number suppression ------------------------------------------------------------------
+
+
+def small_marker(threshold: int) -> str:
+    """How a count of 1..threshold-1 is shown: "<5"."""
+    return f"<{threshold}"
+
+
+def _check_threshold(threshold: int) -> None:
+    if threshold < 3:
+        # "<2" would say "exactly 1": it must leave at least two possible values.
+        raise ValueError(f"the threshold for small numbers must be at least 3, not {threshold}")
+
+
+@dataclass(frozen=True)
+class Suppressed:
+    """One week's counts of one attribute of residents, as published.
+
+    cells: key -> exact count, small_marker(threshold) or SECONDARY. Keys with no count are absent.
+    total: the exact sum, published only when no cell is hidden.
+    """
+
+    cells: dict[str, Cell]
+    total: int | None
+
+    @property
+    def hidden(self) -> bool:
+        return self.total is None
+
+
+def _bounds(
+    hidden: Iterable[str], primary: set[str], shown: Mapping[str, int], threshold: int
+) -> dict[str, tuple[int, float]]:
+    """What a reader who knows this algorithm can tell of each hidden cell without the total.
+
+    "<5" is 1..threshold-1. "x" is at least the threshold and, since the smallest shown cell
+    (by count, then key) is hidden first, at most the smallest shown count: equal to it only if
+    its key sorts before the keys of the shown cells with that count.
+    """
+    smallest: float = min(shown.values(), default=float("inf"))
+    first_key = min((k for k, n in shown.items() if n == smallest), default="")
+    bounds: dict[str, tuple[int, float]] = {}
+    for key in hidden:
+        if key in primary:
+            bounds[key] = (1, threshold - 1)
+        else:
+            bounds[key] = (threshold, smallest if key < first_key else smallest - 1)
+    return bounds
+
+
+def _pinned(
+    counts: Mapping[str, int], primary: set[str], secondary: set[str], threshold: int
+) -> bool:
+    """Could someone who knows the exact total work out any one hidden cell?"""
+    hidden = primary | secondary
+    shown = {k: v for k, v in counts.items() if k not in hidden}
+    bounds = _bounds(hidden, primary, shown, threshold)
+    rest = sum(counts[k] for k in hidden)  # the total minus the shown cells
+    low_sum = sum(lo for lo, _ in bounds.values())
+    high_sum = sum(hi for _, hi in bounds.values())
+    for lo, hi in bounds.values():
+        # With the others anywhere in their bounds, this cell ranges over [low, high].
+        low = max(lo, rest - (high_sum - hi))
+        high = min(hi, rest - (low_sum - lo))
+        if high <= low:
+            return True
+    return False
+
+
+def suppress(counts: Mapping[str, int], threshold: int = DEFAULT_THRESHOLD) -> Suppressed:
+    """Hide counts of 1..threshold-1, then the smallest shown counts until none can be worked out.
+
+    Cells are hidden as if the total were known (it is never published when a cell is hidden, but
+    it might be known from elsewhere): when exactly one cell is small, a second one is always
+    hidden, and more while a hidden cell could still be pinned by the total. Keys keep their order.
+    """
+    _check_threshold(threshold)
+    present = {key: n for key, n in counts.items() if n > 0}
+    primary = {key for key, n in present.items() if n < threshold}
+    secondary: set[str] = set()
+    if primary:
+        while True:
+            shown = {k: n for k, n in present.items() if k not in primary and k not in secondary}
+            if not shown or not _pinned(present, primary, secondary, threshold):
+                break
+            secondary.add(min(shown, key=lambda k: (shown[k], k)))
+    cells: dict[str, Cell] = {}
+    for key, n in present.items():
+        if key in primary:
+            cells[key] = small_marker(threshold)
+        elif key in secondary:
+            cells[key] = SECONDARY
+        else:
+            cells[key] = n
+    return Suppressed(cells, None if primary else sum(present.values()))
+
+
+# -- the report --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WeekReport:
+    """One ISO week as published: exact offers, protected attributes of residents."""
+
+    week: IsoWeek
+    goals: dict[str, int]  # every goal slug, 0 where none
+    goal_changes: dict[str, int]  # against the week before
+    services: dict[str, int]  # services with referrals this week
+    service_changes: dict[str, int]  # the same services, against the week before
+    languages: Suppressed
+    sources: Suppressed
+    unmatched: Cell
+
+    @property
+    def referrals(self) -> int:
+        return sum(self.goals.values())
+
+    @property
+    def referrals_change(self) -> int:
+        return sum(self.goal_changes.values())
+
+
+@dataclass(frozen=True)
+class Report:
+    """Several weeks, oldest first, with what is needed to name goals and services."""
+
+    timezone: str
+    threshold: int
+    goal_names: dict[str, str]  # slug -> msgid (English), translated where shown
+    lbf_areas: dict[str, str]  # slug -> Landsbyggefonden area
+    service_names: dict[str, str]  # service id -> msgid
+    weeks: tuple[WeekReport, ...]
+
+
+def _ordered(keys: Iterable[str], first: Sequence[str]) -> list[str]:
+    """Keys in the order of `first`, then the others alphabetically."""
+    keys = set(keys)
+    return [k for k in first if k in keys] + sorted(keys - set(first))
+
+
+async def weekly_report(
+    storage: Storage,
+    content: Content,
+    timezone: str | dt.tzinfo,
+    weeks: Sequence[IsoWeek],
+    threshold: int = DEFAULT_THRESHOLD,
+) -> Report:
+    """Read the counters of the given ISO weeks (and the week before each) into a Report.
+
+    Days are stored as local dates in the bot's time zone, so a week is simply its seven dates;
+    the time zone only names them in the output.
+    """
+    _check_threshold(threshold)
+    zone = timezone if isinstance(timezone, str) else getattr(timezone, "key", str(timezone))
+    ordered = sorted(set(weeks))
+    goal_names = {slug: goal.name for slug, goal in content.goals.items()}
+    lbf_areas = {slug: goal.lbf_area for slug, goal in content.goals.items()}
+    service_names = {sid: service.name for sid, service in content.services.items()}
+    if not ordered:
+        return Report(zone, threshold, goal_names, lbf_areas, service_names, ())
+
+    since, until = ordered[0].previous().start, ordered[-1].end
+    goals: defaultdict[IsoWeek, Counter[str]] = defaultdict(Counter)
+    services: defaultdict[IsoWeek, Counter[str]] = defaultdict(Counter)
+    usage: defaultdict[tuple[IsoWeek, str], Counter[str]] = defaultdict(Counter)
+    for day, goal, service, n in await storage.referrals(since, until):
+        week = IsoWeek.containing(dt.date.fromisoformat(day))
+        goals[week][goal] += n
+        services[week][service] += n
+    for day, dimension, key, n in await storage.usage(since, until):
+        usage[IsoWeek.containing(dt.date.fromisoformat(day)), dimension][key] += n
+
+    # Goals no longer in goals.yaml keep their old counts under their slug.
+    all_goals = _ordered({g for c in goals.values() for g in c} | goal_names.keys(), [*goal_names])
+    reports = []
+    for week in ordered:
+        before = week.previous()
+        this_goals = {slug: goals[week][slug] for slug in all_goals}
+        service_order = _ordered((s for s, n in services[week].items() if n), [*service_names])
+        languages = usage[week, "language"]
+        sources = usage[week, "source"]
+        unmatched = sum(usage[week, "unmatched"].values())
+        reports.append(
+            WeekReport(
+                week=week,
+                goals=this_goals,
+                goal_changes={s: this_goals[s] - goals[before][s] for s in all_goals},
+                services={s: services[week][s] for s in service_order},
+                service_changes={s: services[week][s] - services[before][s] for s in service_order},
+                languages=suppress(
+                    {k: languages[k] for k in _ordered(languages, LANGUAGES)}, threshold
+                ),
+                sources=suppress({k: sources[k] for k in sorted(sources)}, threshold),
+                unmatched=suppress({"text": unmatched}, threshold).cells.get("text", 0),
+            )
+        )
+    return Report(zone, threshold, goal_names, lbf_areas, service_names, tuple(reports))
+
+
+# -- output formats ----------------------------------------------------------------------------
+
+
+def to_json(report: Report) -> str:
+    """One JSON object: {"timezone": ..., "weeks": [{"week", "start", "goals", ...}]}."""
+    data = {
+        "timezone": report.timezone,
+        "weeks": [
+            {
+                "week": str(w.week),
+                "start": w.week.start.isoformat(),
+                "goals": w.goals,
+                "services": w.services,
+                "languages": w.languages.cells,
+                "sources": w.sources.cells,
+                "unmatched": w.unmatched,
+            }
+            for w in report.weeks
+        ],
+    }
+    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+
+
+def to_csv(report: Report) -> str:
+    """Rows of week, dimension, key, count, lbf_area (on goal rows), ready for a spreadsheet."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_HEADER)
+    for w in report.weeks:
+        week = str(w.week)
+        for slug, n in w.goals.items():
+            writer.writerow((week, "goal", slug, n, report.lbf_areas.get(slug, "")))
+        for sid, n in w.services.items():
+            writer.writerow((week, "service", sid, n, ""))
+        for key, cell in w.languages.cells.items():
+            writer.writerow((week, "language", key, cell, ""))
+        for key, cell in w.sources.cells.items():
+            writer.writerow((week, "source", key, cell, ""))
+        writer.writerow((week, "unmatched", "text", w.unmatched, ""))
+    return out.getvalue()
+
+
+def _number(value: Cell, locale: Locale) -> str:
+    return format_decimal(value, locale=locale) if isinstance(value, int) else value
+
+
+def _change(value: int, locale: Locale) -> str:
+    if value == 0:
+        return format_decimal(0, locale=locale)
+    return format_decimal(value, format="+#,##0;-#,##0", locale=locale)
+
+
+def _fit(name: str, width: int = NAME_WIDTH) -> str:
+    return name if len(name) <= width else name[: width - 1] + "…"
+
+
+def _language_name(code: str, locale: Locale) -> str:
+    try:
+        name = Locale.parse(code).get_display_name(locale)
+    except (ValueError, TypeError):
+        return code
+    return name or code
+
+
+def _rows(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """Align a small table: the first column left, the numbers right."""
+    rows = [[_fit(row[0]), *row[1:]] for row in rows]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = []
+    for row in [header, *rows]:
+        cells = [row[0].ljust(widths[0])] + [
+            c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)
+        ]
+        lines.append("  ".join(cells).rstrip())
+    return lines
+
+
+def week_table(report: Report, week: WeekReport, tr: Translator) -> str:
+    """One week as aligned text in the translator's language."""
+    _ = tr.gettext
+    locale = tr.locale
+    count_header = _("Count")
+    # Translators: column heading: difference against the week before.
+    change_header = _("Change")
+    dates = format_interval(
+        week.week.start, week.week.end - dt.timedelta(days=1), "yMMMd", locale=locale
+    )
+    lines = [f"{week.week} · {dates}"]
+    # Translators: total of a week's referrals; a referral is a resident shown a contact card.
+    lines.append(
+        tr.ngettext("%(count)s referral", "%(count)s referrals", week.referrals)
+        % {"count": format_decimal(week.referrals, locale=locale)}
+        + f" ({_change(week.referrals_change, locale)})"
+    )
+    lines.append("")
+    goal_rows = [
+        [
+            _(report.goal_names.get(slug, slug)),
+            _number(n, locale),
+            _change(week.goal_changes[slug], locale),
+        ]
+        for slug, n in week.goals.items()
+    ]
+    # Translators: column heading: the goals of the housing social plan.
+    lines += _rows([_("Goal"), count_header, change_header], goal_rows)
+    if week.services:
+        service_rows = [
+            [
+                _(report.service_names[sid]) if sid in report.service_names else sid,
+                _number(n, locale),
+                _change(week.service_changes[sid], locale),
+            ]
+            for sid, n in week.services.items()
+        ]
+        lines.append("")
+        # Translators: column heading: the offers (services) residents were referred to.
+        lines += _rows([_("Service"), count_header, change_header], service_rows)
+    if week.languages.cells:
+        language_rows = [
+            [_language_name(code, locale), _number(cell, locale)]
+            for code, cell in week.languages.cells.items()
+        ]
+        lines.append("")
+        # Translators: column heading: the languages residents used the bot in.
+        lines += _rows([_("Language"), count_header], language_rows)
+    if week.sources.cells:
+        source_rows = [[key, _number(cell, locale)] for key, cell in week.sources.cells.items()]
+        lines.append("")
+        # Translators: column heading: where residents came from (links on posters, websites).
+        lines += _rows([_("Source"), count_header], source_rows)
+    lines.append("")
+    # Translators: followed by how many typed messages the bot could not match to a topic.
+    lines.append(
+        _("Typed messages not understood: %(count)s") % {"count": _number(week.unmatched, locale)}
+    )
+    return "\n".join(lines)
+
+
+def table_blocks(report: Report, tr: Translator) -> list[str]:
+    """The table as blocks (heading, one per week, legend), so a chat can split between them."""
+    _ = tr.gettext
+    # Translators: heading of the staff report; %(timezone)s is a time zone name.
+    blocks = [_("Referrals per ISO week (%(timezone)s)") % {"timezone": report.timezone}]
+    blocks += [week_table(report, week, tr) for week in report.weeks]
+    marker = small_marker(report.threshold)
+    # Translators: legend of the report; %(marker)s is "<5", %(largest)s the largest hidden count.
+    legend = _("%(marker)s: between 1 and %(largest)s, hidden to protect residents.") % {
+        "marker": marker,
+        "largest": format_decimal(report.threshold - 1, locale=tr.locale),
+    }
+    # Translators: legend of the report; %(marker)s is "x", a count hidden on purpose.
+    legend += "\n" + _(
+        "%(marker)s: also hidden, so that a hidden small number cannot be worked out."
+    ) % {"marker": SECONDARY}
+    blocks.append(legend)
+    return blocks
+
+
+def to_table(report: Report, tr: Translator) -> str:
+    return "\n\n".join(table_blocks(report, tr)) + "\n"
+
+
+def render(report: Report, fmt: str, tr: Translator) -> str:
+    if fmt == "json":
+        return to_json(report)
+    if fmt == "csv":
+        return to_csv(report)
+    return to_table(report, tr)
+
+
+# -- command line: vollsmose-bot stats ---------------------------------------------------------
+
+
+def _week_argument(text: str) -> IsoWeek:
+    try:
+        return IsoWeek.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _count_argument(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= MAX_WEEKS:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of weeks from 1 to {MAX_WEEKS}")
+    return int(text)
+
+
+def _threshold_argument(text: str) -> int:
+    if not text.isdigit() or int(text) < 3:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 3")
+    return int(text)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `vollsmose-bot stats`."""
+    parser.add_argument(
+        "--weeks",
+        type=_count_argument,
+        metavar="N",
+        help=f"the current ISO week and the N-1 before it (default {DEFAULT_WEEKS})",
+    )
+    parser.add_argument(
+        "--from", dest="first", type=_week_argument, metavar="YYYY-Www", help="first week"
+    )
+    parser.add_argument(
+        "--to",
+        dest="last",
+        type=_week_argument,
+        metavar="YYYY-Www",
+        help="last week (default: the current week)",
+    )
+    parser.add_argument("--format", choices=FORMATS, default="table", help="default: table")
+    parser.add_argument(
+        "--language", choices=LANGUAGES, help="language of the table (default BOT_DEFAULT_LANGUAGE)"
+    )
+    parser.add_argument(
+        "--threshold",
+        type=_threshold_argument,
+        default=DEFAULT_THRESHOLD,
+        help=f"hide residents' attributes counted fewer times than this (default "
+        f"{DEFAULT_THRESHOLD})",
+    )
+
+
+def select_weeks(
+    today: dt.date,
+    count: int | None = None,
+    first: IsoWeek | None = None,
+    last: IsoWeek | None = None,
+) -> list[IsoWeek]:
+    """The weeks asked for on the command line; ValueError with a readable message."""
+    if count is not None and (first is not None or last is not None):
+        raise ValueError("use either --weeks or --from/--to, not both")
+    if first is None and last is None:
+        return last_weeks(count or DEFAULT_WEEKS, today)
+    last = last or IsoWeek.containing(today)
+    first = first or last.shift(-(DEFAULT_WEEKS - 1))
+    if first > last:
+        raise ValueError(f"--from {first} is after --to {last}")
+    if first.shift(MAX_WEEKS) <= last:
+        raise ValueError(f"at most {MAX_WEEKS} weeks at a time")
+    return week_range(first, last)
+
+
+def run_cli(settings: Settings, args: argparse.Namespace, now: dt.datetime | None = None) -> int:
+    """`vollsmose-bot stats`: print the report of the chosen weeks from BOT_DATABASE."""
+    from bot.content import load_content
+    from bot.i18n import Catalogs
+
+    timezone = ZoneInfo(settings.bot_timezone)
+    try:
+        weeks = select_weeks(local_today(timezone, now), args.weeks, args.first, args.last)
+    except ValueError as error:
+        print(f"vollsmose-bot stats: {error}", file=sys.stderr)
+        return 2
+    if not settings.bot_database.is_file():
+        print(
+            f"BOT_DATABASE: {settings.bot_database} does not exist. Point BOT_DATABASE at the "
+            "bot's database file (the bot creates it on its first start).",
+            file=sys.stderr,
+        )
+        return 1
+    content = load_content(settings.bot_content_dir)
+    report = asyncio.run(_read(settings, content, weeks, args.threshold))
+    tr = Catalogs()[args.language or settings.bot_default_language]
+    sys.stdout.write(render(report, args.format, tr))
+    return 0
+
+
+async def _read(
+    settings: Settings, content: Content, weeks: list[IsoWeek], threshold: int
+) -> Report:
+    from bot.storage import Storage
+
+    storage = await Storage.open(settings.bot_database)
+    try:
+        return await weekly_report(storage, content, settings.bot_timezone, weeks, threshold)
+    finally:
+        await storage.close()

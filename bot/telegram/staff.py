@@ -1,0 +1,269 @@
+"""Staff: /stats for staff only, the staff command list, and the Monday report to the staff chat.
+
+/stats from anyone who is not staff, or from a chat that is neither private nor the staff chat,
+goes to exactly the handler an unknown command goes to, so nothing reveals that it exists.
+
+The Monday report is sent at most once per ISO week. The week is recorded in reports_sent *before*
+the report is sent (after it is built): if the process dies, or Telegram fails, between the record
+and the send, that week's report is lost (and logged) rather than ever sent twice; staff can still
+ask for it with /stats. Catching up at start-up sends only the latest week that is due, not every
+week missed during a long downtime.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import html
+import logging
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from telegram import Bot, BotCommand, BotCommandScopeChat, Update
+from telegram.constants import ChatType, ParseMode
+from telegram.error import TelegramError
+from telegram.ext import Application, CommandHandler, filters
+
+from bot.i18n import LANGUAGES, N_, Translator
+from bot.stats import (
+    DEFAULT_THRESHOLD,
+    DEFAULT_WEEKS,
+    IsoWeek,
+    Report,
+    last_weeks,
+    table_blocks,
+    weekly_report,
+)
+from bot.telegram import handlers
+from bot.telegram.context import GuideContext, Services
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+
+log = logging.getLogger(__name__)
+
+COMMAND = "stats"
+# Translators: description of /stats in Telegram's command menu, shown to staff only.
+DESCRIPTION = N_("Referrals per week (staff)")
+JOB_NAME = "weekly-report"
+REPORT_TIME = dt.time(8, 0)
+# python-telegram-bot 20+ numbers weekdays from Sunday: 0 = Sunday, 1 = Monday.
+MONDAY = 1
+MAX_WEEKS = 52
+CHART_WEEKS = 4  # the Monday chart shows the reported week and the three before it
+MESSAGE_LIMIT = 4096
+
+Clock = Callable[[], dt.datetime]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def register(application: Application) -> None:  # type: ignore[type-arg]
+    """Add /stats. Call before the group and unknown-command handlers of the same group."""
+    # New messages only: an edited "/stats" takes the same way as any other edited message.
+    application.add_handler(CommandHandler(COMMAND, on_stats, filters=filters.UpdateType.MESSAGE))
+
+
+def _services(application: Application) -> Services:  # type: ignore[type-arg]
+    services: Services = application.bot_data
+    return services
+
+
+def threshold(settings: Settings) -> int:
+    """The small-number threshold: BOT_STATS_THRESHOLD once Settings has it, else 5."""
+    return int(getattr(settings, "bot_stats_threshold", DEFAULT_THRESHOLD))
+
+
+def is_staff_request(update: Update, settings: Settings) -> bool:
+    """A staff member, in a private chat with the bot or in the configured staff chat."""
+    user, chat = update.effective_user, update.effective_chat
+    if user is None or chat is None or user.id not in settings.bot_staff_ids:
+        return False
+    return chat.type == ChatType.PRIVATE or chat.id == settings.bot_staff_chat_id
+
+
+async def on_stats(update: Update, context: GuideContext) -> None:
+    """/stats [weeks]: report and chart for staff; anyone else gets the unknown-command reply."""
+    settings = context.bot_data.settings
+    assert settings is not None
+    chat = update.effective_chat
+    if chat is None:
+        return
+    if not is_staff_request(update, settings):
+        # Exactly the handler the update would reach without this one.
+        if chat.type == ChatType.PRIVATE:
+            await handlers.on_other(update, context)
+        else:
+            await handlers.on_group(update, context)
+        return
+    count = _weeks(context.args)
+    today = _now().astimezone(settings.timezone).date()
+    report = await weekly_report(
+        context.residents.storage,
+        context.engine.content,
+        settings.bot_timezone,
+        last_weeks(count, today),
+        threshold(settings),
+    )
+    await send_report(context.bot, chat.id, report, context.tr)
+    log.info("update %s: staff statistics for %d weeks", update.update_id, count)
+
+
+def _weeks(args: Sequence[str] | None) -> int:
+    """The optional number after /stats, kept within 1..MAX_WEEKS; the default otherwise."""
+    if args and args[0].isdigit():
+        return min(max(int(args[0]), 1), MAX_WEEKS)
+    return DEFAULT_WEEKS
+
+
+def _chunks(blocks: Sequence[str], limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Join blocks into as few <pre> messages as fit Telegram's limit, splitting long blocks."""
+    room = limit - len("<pre></pre>")
+    pieces: list[str] = []
+    for block in blocks:
+        if len(html.escape(block)) <= room:
+            pieces.append(block)
+            continue
+        part = ""
+        for line in block.split("\n"):
+            line = line[: room // 6]  # even escaped, one line fits a message
+            candidate = f"{part}\n{line}" if part else line
+            if part and len(html.escape(candidate)) > room:
+                pieces.append(part)
+                candidate = line
+            part = candidate
+        pieces.append(part)
+    messages: list[str] = []
+    for piece in pieces:
+        joined = f"{messages[-1]}\n\n{piece}" if messages else piece
+        if messages and len(html.escape(joined)) <= room:
+            messages[-1] = joined
+        else:
+            messages.append(piece)
+    return [f"<pre>{html.escape(message)}</pre>" for message in messages]
+
+
+async def send_report(
+    bot: Bot, chat_id: int, report: Report, tr: Translator, chart: Report | None = None
+) -> None:
+    """The table as monospace messages, then the chart (of `chart`'s weeks, if given) as a photo."""
+    from bot.chart import referrals_chart
+
+    png = await asyncio.to_thread(referrals_chart, chart or report, tr)
+    for text in _chunks(table_blocks(report, tr)):
+        await bot.send_message(chat_id, text, parse_mode=ParseMode.HTML)
+    await bot.send_photo(chat_id, png)
+
+
+async def set_staff_commands(application: Application) -> None:  # type: ignore[type-arg]
+    """List /stats after the residents' commands, only in staff members' and the staff chat."""
+    from bot.telegram.app import COMMANDS  # here: app imports this module
+
+    services = _services(application)
+    assert services.settings is not None
+    assert services.catalogs is not None
+    settings, catalogs = services.settings, services.catalogs
+    scopes = [(staff_id, True) for staff_id in sorted(settings.bot_staff_ids)]
+    if settings.bot_staff_chat_id is not None:
+        # Residents' commands work in private chats only, so the staff chat lists just /stats.
+        scopes.append((settings.bot_staff_chat_id, False))
+    for chat_id, with_residents in scopes:
+        try:
+            for code in (None, *LANGUAGES):
+                if code is not None and len(code) != 2:
+                    continue  # Telegram accepts only two-letter codes
+                _ = catalogs[code or settings.bot_default_language].gettext
+                listed = COMMANDS if with_residents else ()
+                commands = [BotCommand(name, _(text)) for name, text in listed]
+                commands.append(BotCommand(COMMAND, _(DESCRIPTION)))
+                await application.bot.set_my_commands(
+                    commands, scope=BotCommandScopeChat(chat_id), language_code=code
+                )
+        except TelegramError as error:
+            # Typically "chat not found": the staff member has not opened the bot yet.
+            log.warning("could not list the staff commands in one chat: %s", type(error).__name__)
+
+
+def due_week(now: dt.datetime, timezone: dt.tzinfo) -> IsoWeek:
+    """The latest ISO week whose report time (the Monday after it, 08:00 local) has passed."""
+    local = now.astimezone(timezone)
+    current = IsoWeek.containing(local.date())
+    due_at = dt.datetime.combine(current.start, REPORT_TIME, tzinfo=timezone)
+    return current.previous() if local >= due_at else current.shift(-2)
+
+
+async def send_due_report(application: Application, now: dt.datetime) -> IsoWeek | None:  # type: ignore[type-arg]
+    """Send the latest due week's report to the staff chat unless that week was sent already.
+
+    Returns the week sent (or recorded and attempted), None when there was nothing to do.
+    """
+    services = _services(application)
+    settings, catalogs = services.settings, services.catalogs
+    assert settings is not None
+    assert catalogs is not None
+    assert services.engine is not None
+    chat_id = settings.bot_staff_chat_id
+    if chat_id is None or services.residents is None:
+        return None
+    storage = services.residents.storage
+    week = due_week(now, settings.timezone)
+    last = await storage.last_report_week()
+    if last is not None and last >= str(week):  # "2026-W53" < "2027-W01" as text too
+        return None
+    content, zone, limit = services.engine.content, settings.bot_timezone, threshold(settings)
+    report = await weekly_report(storage, content, zone, [week], limit)
+    chart = await weekly_report(
+        storage, content, zone, [week.shift(-back) for back in range(CHART_WEEKS)], limit
+    )
+    today = now.astimezone(settings.timezone).date()
+    if not await storage.mark_report_sent(str(week), today):
+        return None  # recorded meanwhile by another run: never twice
+    tr = catalogs[settings.bot_default_language]
+    try:
+        await send_report(application.bot, chat_id, report, tr, chart=chart)
+    except TelegramError as error:
+        log.error(
+            "the report for %s was recorded but not delivered (%s); it is not sent again, "
+            "staff can ask for it with /stats",
+            week,
+            type(error).__name__,
+        )
+    else:
+        log.info("sent the weekly report for %s to the staff chat", week)
+    return week
+
+
+async def weekly_job(context: GuideContext) -> None:
+    """The Monday 08:00 job; its data is the clock (None: the real one)."""
+    clock: Clock | None = context.job.data if context.job else None  # type: ignore[assignment]
+    await send_due_report(context.application, (clock or _now)())
+
+
+async def start(application: Application, clock: Clock | None = None) -> None:  # type: ignore[type-arg]
+    """From post_init: list the staff commands, schedule the Monday report and catch up."""
+    await set_staff_commands(application)
+    settings = _services(application).settings
+    assert settings is not None
+    if settings.bot_staff_chat_id is None:
+        return
+    queue = application.job_queue
+    if queue is None:
+        log.warning("no job queue (python-telegram-bot[job-queue]): no Monday report")
+    else:
+        for job in queue.get_jobs_by_name(JOB_NAME):
+            job.schedule_removal()
+        queue.run_daily(
+            weekly_job,
+            time=REPORT_TIME.replace(tzinfo=settings.timezone),
+            days=(MONDAY,),
+            data=clock,
+            name=JOB_NAME,
+            # Run late rather than never if the event loop was busy at 08:00 exactly.
+            job_kwargs={"misfire_grace_time": None, "coalesce": True},
+        )
+    try:
+        await send_due_report(application, (clock or _now)())
+    except Exception:  # a broken report must not keep residents from being served
+        log.exception("catching up the weekly report failed")
