@@ -221,6 +221,10 @@ def _catalog(action: str) -> int:
 async def _backup(settings: Settings, target: Path) -> int:
     from bot.storage import Storage
 
+    if not settings.bot_database.is_file():
+        # Opening would create an empty database, and "back it up" with exit 0.
+        print(f"BOT_DATABASE: {settings.bot_database} does not exist", file=sys.stderr)
+        return 1
     storage = await Storage.open(settings.bot_database)
     try:
         await storage.backup(target)
