@@ -16,7 +16,7 @@ from bot.content.loader import DIRECTORY
 from bot.content.models import WEEKDAYS, Association, Screen, Service
 from bot.hours import OpenState, open_state
 from bot.i18n import LANGUAGES, Catalogs, Translator, is_rtl, native_name, picker_order
-from bot.matching import KeywordIndex
+from bot.matching import KeywordIndex, read_words
 
 # Button data is "v<content version>:<target>"; targets are a screen id, "@<service id>" for a
 # contact card, "lang" for the language picker or "lang:<code>" for a choice in it.
@@ -83,16 +83,20 @@ class Engine:
         self._prefix = f"v{content.version}:"
         self._card_parent = self._card_parents()
         self._cached_screen = lru_cache(maxsize=4096)(self._render_screen)
+        self._cached_card = lru_cache(maxsize=1024)(self._render_card)
         emergency = content.emergency
         self._emergency = emergency.screen if emergency else None
         keywords: dict[str, list[str]] = {}
         for pathway_id, pathway in content.pathways.items():
             keywords[pathway_id] = [w for words in pathway.keywords.values() for w in words]
         self._topics = KeywordIndex(keywords)
+        # Crisis words jump without asking, so a near miss must be very near: at 80, Danish
+        # "efter" (after) would be Kurmanji "xeter" (danger).
         self._crisis = KeywordIndex(
             {emergency.screen: [w for ws in emergency.keywords.values() for w in ws]}
             if emergency
-            else {}
+            else {},
+            cutoff=90.0,
         )
 
     # -- entry points ----------------------------------------------------------------------------
@@ -152,9 +156,10 @@ class Engine:
     def typed(self, text: str, language: str) -> Reply:
         """Answer typed text: crisis words lead straight to the emergency numbers, other known
         words to a "did you mean" button, and anything else to the menu (counted as unmatched)."""
-        if self._emergency and self._crisis.match(text, limit=1):
+        words = read_words(text)
+        if self._emergency and self._crisis.match(words, limit=1):
             return self.screen(self._emergency, language)
-        matches = self._topics.match(text)
+        matches = self._topics.match(words)
         if not matches:
             pointer = self.pointer(language)
             return Reply(pointer.text, pointer.buttons, screen=pointer.screen, unmatched=True)
@@ -281,6 +286,11 @@ class Engine:
 
     def card(self, service_id: str, language: str) -> Reply:
         """A service's contact card, its venue pin, and the referral it counts."""
+        now = self.clock().astimezone(self.timezone).replace(second=0, microsecond=0)
+        return self._cached_card(service_id, language, now)
+
+    def _render_card(self, service_id: str, language: str, now: dt.datetime) -> Reply:
+        # Cached per minute: "open now" cannot change within one.
         service = self.content.services[service_id]
         tr = self.catalogs[language]
         _ = tr.gettext
@@ -296,7 +306,7 @@ class Engine:
                 service.address or "",
             )
         return Reply(
-            tr.bidi(render_card(service, tr, self.clock().astimezone(self.timezone))),
+            tr.bidi(render_card(service, tr, now)),
             _bidi_rows([self._nav(back, tr)], tr),
             venue=venue,
             referral=Referral(service_id, service.goals[0]),

@@ -6,6 +6,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rapidfuzz import fuzz, process
 
@@ -30,7 +31,6 @@ _WORD = re.compile(r"\w+")
 # would be English "is". Fuzzy matching starts at the same length, for the same reason.
 _SHORT = 4
 _FUZZY_MIN_LENGTH = 5
-_FUZZY_CUTOFF = 80.0
 # Longer pastes are only read this far: enough for any question, bounded for a flood.
 _MAX_WORDS = 80
 
@@ -61,10 +61,45 @@ class Match:
     exact: bool
 
 
-class KeywordIndex:
-    """Typed words -> targets (pathway entry screens), across all languages at once."""
+@dataclass(frozen=True)
+class Words:
+    """A typed message read once: its words folded (loose) and folded keeping accents (strict)."""
 
-    def __init__(self, keywords: Mapping[str, Iterable[str]]) -> None:
+    loose: tuple[str, ...]
+    strict: tuple[str, ...]
+
+    @property
+    def joined(self) -> str:
+        return " " + " ".join(self.loose) + " "
+
+
+@lru_cache(maxsize=8192)
+def _fold_token(token: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The loose and strict words of one whitespace-separated token, cached: residents repeat
+    words far more than they invent them."""
+    return tuple(_WORD.findall(normalise(token))), tuple(
+        _WORD.findall(normalise_keeping_accents(token))
+    )
+
+
+def read_words(text: str) -> Words:
+    """Split a typed message into folded words, reading at most _MAX_WORDS of them."""
+    loose: list[str] = []
+    strict: list[str] = []
+    for token in text[: _MAX_WORDS * 20].split()[:_MAX_WORDS]:
+        token_loose, token_strict = _fold_token(token)
+        loose += token_loose
+        strict += token_strict
+    return Words(tuple(loose), tuple(strict))
+
+
+class KeywordIndex:
+    """Typed words -> targets (pathway entry screens), across all languages at once.
+
+    `cutoff` is the least rapidfuzz ratio (0-100) a misspelt word needs to count as a keyword.
+    """
+
+    def __init__(self, keywords: Mapping[str, Iterable[str]], cutoff: float = 80.0) -> None:
         self._words: dict[str, str] = {}
         self._short: dict[str, str] = {}
         self._phrases: list[tuple[str, str]] = []
@@ -77,34 +112,44 @@ class KeywordIndex:
                     self._short.setdefault(normalise_keeping_accents(word.strip()), target)
                 elif key:
                     self._words.setdefault(key, target)
-        self._fuzzy_keys = [key for key in self._words if len(key) >= _FUZZY_MIN_LENGTH - 1]
+        # Keys by length: a word can only reach the cutoff against keys of similar length, so
+        # each word is compared with a few dozen keys instead of all of them.
+        self._by_length: dict[int, list[str]] = {}
+        for key in self._words:
+            self._by_length.setdefault(len(key), []).append(key)
+        self._cutoff = cutoff
+        self._near = lru_cache(maxsize=8192)(self._nearest)
 
-    def match(self, text: str, limit: int = 3) -> list[Match]:
+    def match(self, text: str | Words, limit: int = 3) -> list[Match]:
         """The targets the text most likely means: exact words and phrases first, then near ones."""
-        text = text[: _MAX_WORDS * 20]
-        words = _WORD.findall(normalise(text))[:_MAX_WORDS]
+        words = read_words(text) if isinstance(text, str) else text
         found: dict[str, Match] = {}
-        joined = " " + " ".join(words) + " "
-        for phrase, target in self._phrases:
-            if f" {phrase} " in joined and target not in found:
-                found[target] = Match(target, phrase, exact=True)
-        for word in words:
+        if self._phrases:
+            joined = words.joined
+            for phrase, target in self._phrases:
+                if f" {phrase} " in joined and target not in found:
+                    found[target] = Match(target, phrase, exact=True)
+        for word in words.loose:
             target = self._words.get(word)
             if target is not None and target not in found:
                 found[target] = Match(target, word, exact=True)
         if self._short:
-            for word in _WORD.findall(normalise_keeping_accents(text))[:_MAX_WORDS]:
+            for word in words.strict:
                 target = self._short.get(word)
                 if target is not None and target not in found:
                     found[target] = Match(target, word, exact=True)
         if not found:
-            for word in words:
-                if len(word) < _FUZZY_MIN_LENGTH:
-                    continue
-                best = process.extractOne(
-                    word, self._fuzzy_keys, scorer=fuzz.ratio, score_cutoff=_FUZZY_CUTOFF
-                )
-                if best is not None:
-                    target = self._words[best[0]]
-                    found.setdefault(target, Match(target, best[0], exact=False))
+            for word in dict.fromkeys(words.loose):
+                if len(word) >= _FUZZY_MIN_LENGTH and (key := self._near(word)) is not None:
+                    target = self._words[key]
+                    found.setdefault(target, Match(target, key, exact=False))
         return list(found.values())[:limit]
+
+    def _nearest(self, word: str) -> str | None:
+        """The keyword closest to a misspelt word, if close enough."""
+        # ratio = 2 * matches / (len(a) + len(b)) * 100, so lengths must be within this factor.
+        spread = self._cutoff / (200 - self._cutoff)
+        low, high = int(len(word) * spread), int(len(word) / spread) + 1
+        keys = [k for n in range(low, high + 1) for k in self._by_length.get(n, ())]
+        best = process.extractOne(word, keys, scorer=fuzz.ratio, score_cutoff=self._cutoff)
+        return best[0] if best is not None else None

@@ -40,7 +40,7 @@ class Residents:
         self._timezone = timezone
         self._clock = clock or (lambda: dt.datetime.now(timezone))
         # user id -> (language, month last written); memory only, so a restart costs one read.
-        self._languages: dict[int, tuple[str, str]] = {}
+        self._languages: dict[int, tuple[str | None, str]] = {}
         self._once = DailyOnce()
 
     def today(self) -> dt.date:
@@ -54,8 +54,12 @@ class Residents:
         if cached is None:
             stored = await self.storage.language(self._key(user_id))
             if stored is None or stored[0] not in LANGUAGES:
+                # Remembered as "no choice", so a newcomer's every tap does not read the disk.
+                self._languages[user_id] = (None, month)
                 return None
             cached = stored
+        if cached[0] is None:
+            return None
         if cached[1] != month:
             # Refresh the last-seen month at most once a month per resident.
             await self.storage.set_language(self._key(user_id), cached[0], month)

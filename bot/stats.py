@@ -404,6 +404,7 @@ def week_table(report: Report, week: WeekReport, tr: Translator) -> str:
     """One week as aligned text in the translator's language."""
     _ = tr.gettext
     locale = tr.locale
+    # Translators: column heading: how many (referrals, residents) in the week.
     count_header = _("Count")
     # Translators: column heading: difference against the week before.
     change_header = _("Change")
@@ -454,10 +455,9 @@ def week_table(report: Report, week: WeekReport, tr: Translator) -> str:
         # Translators: column heading: where residents came from (links on posters, websites).
         lines += _rows([_("Source"), count_header], source_rows)
     lines.append("")
-    # Translators: followed by how many typed messages the bot could not match to a topic.
-    lines.append(
-        _("Typed messages not understood: %(count)s") % {"count": _number(week.unmatched, locale)}
-    )
+    # Translators: how many typed messages the bot could not match to a topic (a number or "<5").
+    unmatched = _("Typed messages not understood: %(count)s")
+    lines.append(unmatched % {"count": _number(week.unmatched, locale)})
     return "\n".join(lines)
 
 

@@ -72,7 +72,9 @@ def offline() -> OfflineRequest:
 
 
 @pytest.fixture
-async def app(settings: Settings, engine: Engine, offline: OfflineRequest) -> AsyncIterator[Application]:
+async def app(
+    settings: Settings, engine: Engine, offline: OfflineRequest
+) -> AsyncIterator[Application]:
     """A real Application with storage open, talking to the offline Bot API."""
     application = build_application(settings, engine, request=offline, rate_limit=False)
     async with application:

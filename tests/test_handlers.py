@@ -115,7 +115,9 @@ async def test_media_and_unknown_commands_get_a_kind_pointer(
     assert texts == [engine.pointer("da").text] * 4
 
 
-async def test_bot_leaves_groups(app: Application, offline: OfflineRequest, updates: Updates) -> None:
+async def test_bot_leaves_groups(
+    app: Application, offline: OfflineRequest, updates: Updates
+) -> None:
     """Added to a group, the bot leaves it without posting anything there."""
     group = {"id": -100123, "type": "supergroup", "title": "Somewhere"}
     await app.process_update(updates.message("hello all", chat=group))
@@ -140,12 +142,18 @@ async def test_commands_registered_per_language(
     app: Application, offline: OfflineRequest, catalogs
 ) -> None:
     """setMyCommands ran for the default list and each two-letter language, translated."""
-    calls = offline.calls_to("setMyCommands")
+    calls = [
+        call
+        for call in offline.calls_to("setMyCommands")
+        if "chat" not in str(call.params.get("scope", "default"))
+    ]
     languages = [call.params.get("language_code") for call in calls]
     assert languages == [None, "da", "ar", "tr", "so", "ku", "en"]
-    danish = json.loads(calls[0].params["commands"]) if isinstance(
-        calls[0].params["commands"], str
-    ) else calls[0].params["commands"]
+    danish = (
+        json.loads(calls[0].params["commands"])
+        if isinstance(calls[0].params["commands"], str)
+        else calls[0].params["commands"]
+    )
     assert danish[0]["command"] == "menu"
     assert danish[0]["description"] == catalogs["da"].gettext("Main menu")
 
@@ -167,10 +175,9 @@ async def test_updates_of_many_residents_run_concurrently_each_in_order(
             sender = Updates(application.bot, user_id=10_000 + resident)
             for screen in screens:
                 await application.update_queue.put(sender.press(engine.data(screen)))
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        while len(slow.calls_to("editMessageText")) < 200 and loop.time() - started < 30:
-            await asyncio.sleep(0.01)
+        async with asyncio.timeout(30):
+            while len(slow.calls_to("editMessageText")) < 200:  # noqa: ASYNC110 - polls a list
+                await asyncio.sleep(0.01)
         await application.stop()
         await application.post_shutdown(application)  # type: ignore[misc]
     edits = slow.calls_to("editMessageText")

@@ -86,6 +86,13 @@ def test_unrelated_words_match_nothing(engine: Engine, typed: str) -> None:
     assert reply.unmatched
 
 
+def test_everyday_words_near_a_crisis_word_do_not_jump_to_emergency(engine: Engine) -> None:
+    """Danish "efter" (after) is one letter from Kurmanji "xeter" (danger): no jump for it."""
+    reply = engine.typed("Jeg kommer efter skole", "da")
+    assert engine.content.emergency is not None
+    assert reply.screen != engine.content.emergency.screen
+
+
 def test_normalise_folds_scripts_and_spellings() -> None:
     """Case, accents, Arabic letter variants and dotted/dotless i fold to one form."""
     assert normalise("İstanbul") == normalise("istanbul")

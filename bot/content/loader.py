@@ -80,8 +80,12 @@ class Content:
     associations: AssociationsFile | None = None
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A YAML loader that refuses a key written twice in a mapping (PyYAML would overwrite it)."""
+# The C parser (libyaml) reads the content ten times faster when PyYAML was built with it.
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _UniqueKeys:
+    """A YAML loader mixin that refuses a key written twice in a mapping (PyYAML overwrites)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, int] = {}
@@ -95,7 +99,15 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                     key_node.start_mark,
                 )
             seen[key] = key_node.start_mark.line
-        return super().construct_mapping(node, deep=deep)
+        return super().construct_mapping(node, deep=deep)  # type: ignore[misc]
+
+
+class _UniqueKeyLoader(_UniqueKeys, _SafeLoader):  # type: ignore[misc,valid-type]
+    """The fast loader for content files."""
+
+
+class _PureUniqueKeyLoader(_UniqueKeys, yaml.SafeLoader):
+    """The loader whose error messages are shown."""
 
 
 def format_path(loc: tuple[Any, ...]) -> str:
@@ -143,7 +155,13 @@ class _Reader:
     def parse(self, path: Path, model: type[M]) -> M | None:
         """Read one YAML file into a model, recording any problem under the file's name."""
         try:
-            data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
+            text = path.read_text(encoding="utf-8")
+            try:
+                data = yaml.load(text, Loader=_UniqueKeyLoader)
+            except yaml.YAMLError:
+                # Read again with the pure-Python parser, whose messages are clearer and the
+                # same on every machine, with or without libyaml.
+                data = yaml.load(text, Loader=_PureUniqueKeyLoader)
         except OSError as exc:
             self.add(self.name(path), "", f"cannot be read ({exc.strerror})")
             return None

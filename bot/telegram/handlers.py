@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 
 from telegram import (
     CallbackQuery,
@@ -16,7 +17,7 @@ from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ApplicationHandlerStop
 
-from bot.engine import Reply
+from bot.engine import Button, Reply
 from bot.i18n import DEFAULT_LANGUAGE, best_language
 from bot.telegram.context import GuideContext
 
@@ -30,13 +31,14 @@ _SEND_INSTEAD = ("message to edit not found", "message can't be edited")
 
 def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
     """The reply's buttons as an inline keyboard."""
-    if not reply.buttons:
-        return None
+    return _markup(reply.buttons) if reply.buttons else None
+
+
+@lru_cache(maxsize=4096)
+def _markup(rows: tuple[tuple[Button, ...], ...]) -> InlineKeyboardMarkup:
+    # Screens repeat and python-telegram-bot objects are immutable, so a keyboard is built once.
     return InlineKeyboardMarkup(
-        [
-            [InlineKeyboardButton(b.label, callback_data=b.data) for b in row]
-            for row in reply.buttons
-        ]
+        [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in rows]
     )
 
 
