@@ -6,7 +6,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from rapidfuzz import fuzz, process
 
@@ -68,8 +68,9 @@ class Words:
     loose: tuple[str, ...]
     strict: tuple[str, ...]
 
-    @property
+    @cached_property
     def joined(self) -> str:
+        """The loose words with a space on each side, for finding whole phrases."""
         return " " + " ".join(self.loose) + " "
 
 
@@ -107,7 +108,7 @@ class KeywordIndex:
             for word in words:
                 key = " ".join(_WORD.findall(normalise(word)))
                 if " " in key:
-                    self._phrases.append((key, target))
+                    self._phrases.append((f" {key} ", target))
                 elif len(key) < _SHORT:
                     self._short.setdefault(normalise_keeping_accents(word.strip()), target)
                 elif key:
@@ -127,8 +128,8 @@ class KeywordIndex:
         if self._phrases:
             joined = words.joined
             for phrase, target in self._phrases:
-                if f" {phrase} " in joined and target not in found:
-                    found[target] = Match(target, phrase, exact=True)
+                if phrase in joined and target not in found:
+                    found[target] = Match(target, phrase.strip(), exact=True)
         for word in words.loose:
             target = self._words.get(word)
             if target is not None and target not in found:
