@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     bot_timezone: str = "Europe/Copenhagen"
     bot_content_dir: Path = REPOSITORY / "flows"
     bot_log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+    # Counts of residents' attributes below this show as "<5" in reports (see bot/stats.py).
+    bot_stats_threshold: int = Field(default=5, ge=3, le=100)
 
     @field_validator("telegram_bot_token", mode="before")
     @classmethod

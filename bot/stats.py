@@ -28,10 +28,11 @@ import sys
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from babel import Locale
+from babel import Locale, UnknownLocaleError
 from babel.dates import format_interval
 from babel.numbers import format_decimal
 
@@ -290,11 +291,11 @@ async def weekly_report(
     services: defaultdict[IsoWeek, Counter[str]] = defaultdict(Counter)
     usage: defaultdict[tuple[IsoWeek, str], Counter[str]] = defaultdict(Counter)
     for day, goal, service, n in await storage.referrals(since, until):
-        week = IsoWeek.containing(dt.date.fromisoformat(day))
+        week = _week_of(day)
         goals[week][goal] += n
         services[week][service] += n
     for day, dimension, key, n in await storage.usage(since, until):
-        usage[IsoWeek.containing(dt.date.fromisoformat(day)), dimension][key] += n
+        usage[_week_of(day), dimension][key] += n
 
     # Goals no longer in goals.yaml keep their old counts under their slug.
     all_goals = _ordered({g for c in goals.values() for g in c} | goal_names.keys(), [*goal_names])
@@ -365,10 +366,18 @@ def to_csv(report: Report) -> str:
     return out.getvalue()
 
 
+@lru_cache(maxsize=4096)
+def _week_of(day: str) -> IsoWeek:
+    """The ISO week of a stored day ("2026-11-26"); a year of counters has only 365 days."""
+    return IsoWeek.containing(dt.date.fromisoformat(day))
+
+
+@lru_cache(maxsize=8192)
 def _number(value: Cell, locale: Locale) -> str:
     return format_decimal(value, locale=locale) if isinstance(value, int) else value
 
 
+@lru_cache(maxsize=8192)
 def _change(value: int, locale: Locale) -> str:
     if value == 0:
         return format_decimal(0, locale=locale)
@@ -382,7 +391,7 @@ def _fit(name: str, width: int = NAME_WIDTH) -> str:
 def _language_name(code: str, locale: Locale) -> str:
     try:
         name = Locale.parse(code).get_display_name(locale)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, UnknownLocaleError):
         return code
     return name or code
 
@@ -540,9 +549,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threshold",
         type=_threshold_argument,
-        default=DEFAULT_THRESHOLD,
-        help=f"hide residents' attributes counted fewer times than this (default "
-        f"{DEFAULT_THRESHOLD})",
+        default=None,
+        help="hide residents' attributes counted fewer times than this (default: "
+        f"BOT_STATS_THRESHOLD, else {DEFAULT_THRESHOLD})",
     )
 
 
@@ -585,7 +594,8 @@ def run_cli(settings: Settings, args: argparse.Namespace, now: dt.datetime | Non
         )
         return 1
     content = load_content(settings.bot_content_dir)
-    report = asyncio.run(_read(settings, content, weeks, args.threshold))
+    limit = args.threshold if args.threshold is not None else settings.bot_stats_threshold
+    report = asyncio.run(_read(settings, content, weeks, limit))
     tr = Catalogs()[args.language or settings.bot_default_language]
     sys.stdout.write(render(report, args.format, tr))
     return 0

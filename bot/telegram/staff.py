@@ -3,11 +3,12 @@
 /stats from anyone who is not staff, or from a chat that is neither private nor the staff chat,
 goes to exactly the handler an unknown command goes to, so nothing reveals that it exists.
 
-The Monday report is sent at most once per ISO week. The week is recorded in reports_sent *before*
-the report is sent (after it is built): if the process dies, or Telegram fails, between the record
-and the send, that week's report is lost (and logged) rather than ever sent twice; staff can still
-ask for it with /stats. Catching up at start-up sends only the latest week that is due, not every
-week missed during a long downtime.
+The Monday report is sent at most once per ISO week. The week is recorded in reports_sent after the
+report and chart are built and *before* they are sent: if the process dies, or Telegram fails,
+between the record and the send, that week's report is lost (and logged) rather than ever sent
+twice; staff can still ask for it with /stats. Recording is atomic (INSERT ... ON CONFLICT DO
+NOTHING), so a catch-up and the job running at once cannot both send. Catching up at start-up
+sends only the latest week that is due, not every week missed during a long downtime.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import datetime as dt
 import html
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from telegram import Bot, BotCommand, BotCommandScopeChat, Update
@@ -26,7 +28,6 @@ from telegram.ext import Application, CommandHandler, filters
 
 from bot.i18n import LANGUAGES, N_, Translator
 from bot.stats import (
-    DEFAULT_THRESHOLD,
     DEFAULT_WEEKS,
     IsoWeek,
     Report,
@@ -71,11 +72,6 @@ def _services(application: Application) -> Services:  # type: ignore[type-arg]
     return services
 
 
-def threshold(settings: Settings) -> int:
-    """The small-number threshold: BOT_STATS_THRESHOLD once Settings has it, else 5."""
-    return int(getattr(settings, "bot_stats_threshold", DEFAULT_THRESHOLD))
-
-
 def is_staff_request(update: Update, settings: Settings) -> bool:
     """A staff member, in a private chat with the bot or in the configured staff chat."""
     user, chat = update.effective_user, update.effective_chat
@@ -105,9 +101,9 @@ async def on_stats(update: Update, context: GuideContext) -> None:
         context.engine.content,
         settings.bot_timezone,
         last_weeks(count, today),
-        threshold(settings),
+        settings.bot_stats_threshold,
     )
-    await send_report(context.bot, chat.id, report, context.tr)
+    await send_report(context.bot, chat.id, await render_report(report, context.tr))
     log.info("update %s: staff statistics for %d weeks", update.update_id, count)
 
 
@@ -145,16 +141,27 @@ def _chunks(blocks: Sequence[str], limit: int = MESSAGE_LIMIT) -> list[str]:
     return [f"<pre>{html.escape(message)}</pre>" for message in messages]
 
 
-async def send_report(
-    bot: Bot, chat_id: int, report: Report, tr: Translator, chart: Report | None = None
-) -> None:
-    """The table as monospace messages, then the chart (of `chart`'s weeks, if given) as a photo."""
+@dataclass(frozen=True)
+class Rendered:
+    """A report ready to send: HTML messages (monospace tables) and the chart as PNG bytes."""
+
+    messages: list[str]
+    chart: bytes
+
+
+async def render_report(report: Report, tr: Translator, chart: Report | None = None) -> Rendered:
+    """The table and the chart (of `chart`'s weeks, if given), drawn in a worker thread."""
     from bot.chart import referrals_chart
 
     png = await asyncio.to_thread(referrals_chart, chart or report, tr)
-    for text in _chunks(table_blocks(report, tr)):
+    return Rendered(_chunks(table_blocks(report, tr)), png)
+
+
+async def send_report(bot: Bot, chat_id: int, rendered: Rendered) -> None:
+    """The table as monospace messages, then the chart as a photo."""
+    for text in rendered.messages:
         await bot.send_message(chat_id, text, parse_mode=ParseMode.HTML)
-    await bot.send_photo(chat_id, png)
+    await bot.send_photo(chat_id, rendered.chart)
 
 
 async def set_staff_commands(application: Application) -> None:  # type: ignore[type-arg]
@@ -212,17 +219,22 @@ async def send_due_report(application: Application, now: dt.datetime) -> IsoWeek
     last = await storage.last_report_week()
     if last is not None and last >= str(week):  # "2026-W53" < "2027-W01" as text too
         return None
-    content, zone, limit = services.engine.content, settings.bot_timezone, threshold(settings)
+    content, zone, limit = (
+        services.engine.content,
+        settings.bot_timezone,
+        settings.bot_stats_threshold,
+    )
     report = await weekly_report(storage, content, zone, [week], limit)
     chart = await weekly_report(
         storage, content, zone, [week.shift(-back) for back in range(CHART_WEEKS)], limit
     )
+    # Everything that can fail before Telegram is involved happens before the week is recorded.
+    rendered = await render_report(report, catalogs[settings.bot_default_language], chart=chart)
     today = now.astimezone(settings.timezone).date()
     if not await storage.mark_report_sent(str(week), today):
         return None  # recorded meanwhile by another run: never twice
-    tr = catalogs[settings.bot_default_language]
     try:
-        await send_report(application.bot, chat_id, report, tr, chart=chart)
+        await send_report(application.bot, chat_id, rendered)
     except TelegramError as error:
         log.error(
             "the report for %s was recorded but not delivered (%s); it is not sent again, "
