@@ -1,0 +1,330 @@
+"""Shared parts: repetition statistics, settings, generated updates, our bot and the minimal bot."""
+
+from __future__ import annotations
+
+import gc
+import itertools
+import os
+import statistics
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, MessageHandler
+from telegram.ext import filters as ptb_filters
+from telegram.request import RequestData
+
+from bot.config import REPOSITORY, Settings, load_settings
+from bot.engine import Engine, Reply
+from bot.residents import Residents
+from bot.telegram import build_application
+from bot.telegram.context import Services
+from bot.telegram.offline import OfflineRequest
+
+TOKEN = "123456:BENCH-token-for-the-offline-bot-api"
+# Telegram's limit for one bot: about 30 messages a second.
+TELEGRAM_MESSAGES_PER_S = 30.0
+# The methods whose answer ends the handling of an update (the venue comes after the card).
+CONTENT_METHODS = frozenset({"editMessageText", "sendMessage"})
+FINAL_METHODS = CONTENT_METHODS | {"sendVenue"}
+
+
+@dataclass
+class Measure:
+    """One figure: the value of each repetition; reported as median with min-max spread."""
+
+    values: list[float]
+    unit: str = ""
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.values)
+
+    @property
+    def lo(self) -> float:
+        return min(self.values)
+
+    @property
+    def hi(self) -> float:
+        return max(self.values)
+
+    @property
+    def spread(self) -> float:
+        """max - min over the repetitions, in the figure's unit."""
+        return self.hi - self.lo
+
+    def relative_spread(self) -> float:
+        return self.spread / self.median if self.median else 0.0
+
+
+@dataclass
+class Scale:
+    """How much work each benchmark does; --quick shrinks everything to a smoke run."""
+
+    quick: bool
+    rounds: int = 25  # alternating rounds of the cost ratios (short, so a busy moment is one)
+    per_round: int = 160  # updates per bot per round (taps, typed text)
+    referrals_per_round: int = 120  # new residents per round for the referral ratio
+    mix_reps: int = 5
+    mix_residents: int = 600
+    mix_per_resident: int = 5
+    startup_reps: int = 7
+    report_reps: int = 7
+    network_reps: int = 3
+    network_residents: int = 1000
+    network_per_resident: int = 4
+    rss_reps: int = 3
+    memory_counts: tuple[int, ...] = (10_000, 100_000)
+    memory_reps: int = 2  # deterministic to the byte; two show that
+
+    @classmethod
+    def of(cls, quick: bool) -> Scale:
+        if not quick:
+            return cls(quick=False)
+        return cls(
+            quick=True,
+            rounds=3,
+            per_round=20,
+            referrals_per_round=15,
+            mix_reps=2,
+            mix_residents=20,
+            mix_per_resident=3,
+            startup_reps=2,
+            report_reps=2,
+            network_reps=1,
+            network_residents=30,
+            network_per_resident=3,
+            rss_reps=1,
+            memory_counts=(1_000, 2_000),
+            memory_reps=1,
+        )
+
+
+def pin_to_one_core() -> int | None:
+    """Run this process (and the threads and children it starts later) on one CPU."""
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    cpu = max(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {cpu})
+    return cpu
+
+
+def make_settings(directory: Path) -> Settings:
+    """Settings for a bot whose database and secret live in a temporary folder."""
+    return load_settings(
+        telegram_bot_token=TOKEN,
+        bot_database=directory / "data" / "bench.sqlite3",
+        bot_content_dir=REPOSITORY / "flows",
+    )
+
+
+class CountingRequest(OfflineRequest):
+    """The offline Bot API, counting calls per method (both bots use it, so the cost is shared)."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        super().__init__(delay=delay, record=False)
+        self.counts: dict[str, int] = {}
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = None,
+        write_timeout: Any = None,
+        connect_timeout: Any = None,
+        pool_timeout: Any = None,
+    ) -> tuple[int, bytes]:
+        api_method = url.rsplit("/", 1)[-1]
+        self.counts[api_method] = self.counts.get(api_method, 0) + 1
+        return await super().do_request(
+            url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
+        )
+
+    def reset(self) -> None:
+        self.counts.clear()
+
+
+# -- generated updates ------------------------------------------------------------------------
+
+_ids = itertools.count(1)
+
+
+def _user(user_id: int, language_code: str) -> dict[str, Any]:
+    return {
+        "id": user_id,
+        "is_bot": False,
+        "first_name": "Resident",
+        "language_code": language_code,
+    }
+
+
+def press_json(user_id: int, data: str, message_id: int = 1, language_code: str = "da") -> dict:
+    """A callback query from a resident pressing a button under one of the bot's messages."""
+    chat = {"id": user_id, "type": "private", "first_name": "Resident"}
+    return {
+        "update_id": next(_ids),
+        "callback_query": {
+            "id": str(next(_ids)),
+            "from": _user(user_id, language_code),
+            "chat_instance": f"ci{user_id}",
+            "data": data,
+            "message": {
+                "message_id": message_id,
+                "date": 1_790_000_000,
+                "chat": chat,
+                "text": "menu",
+                "from": {"id": 1000, "is_bot": True, "first_name": "Guide"},
+            },
+        },
+    }
+
+
+def text_json(user_id: int, text: str, language_code: str = "da") -> dict:
+    """A private text message typed by a resident."""
+    return {
+        "update_id": next(_ids),
+        "message": {
+            "message_id": next(_ids),
+            "date": 1_790_000_000,
+            "chat": {"id": user_id, "type": "private", "first_name": "Resident"},
+            "from": _user(user_id, language_code),
+            "text": text,
+        },
+    }
+
+
+def to_updates(payloads: Iterable[dict], app: Application) -> list[Update]:
+    """Update objects bound to one application's bot (shortcuts like query.answer() use it)."""
+    return [Update.de_json(payload, app.bot) for payload in payloads]
+
+
+# -- our bot ------------------------------------------------------------------------------------
+
+
+async def open_ours(settings: Settings, engine: Engine, request: OfflineRequest) -> Application:
+    """Our Application, initialized and with storage open (post_init), as in the tests."""
+    app = build_application(settings, engine, request=request, rate_limit=False)
+    await app.initialize()
+    await app.post_init(app)  # type: ignore[misc]
+    return app
+
+
+async def close_ours(app: Application) -> None:
+    await app.post_shutdown(app)  # type: ignore[misc]
+    await app.shutdown()
+
+
+def residents_of(app: Application) -> Residents:
+    services: Services = app.bot_data
+    assert services.residents is not None
+    return services.residents
+
+
+async def prepare_residents(
+    app: Application, languages: dict[int, str], *, counted_today: bool
+) -> None:
+    """Residents who chose a language earlier (and, if counted_today, already used the bot today),
+    through the same public Residents calls the handlers make."""
+    residents = residents_of(app)
+    for user_id, language in languages.items():
+        await residents.choose(user_id, language)
+        if counted_today:
+            await residents.count_language(user_id, language)
+
+
+# -- the minimal bot ----------------------------------------------------------------------------
+
+
+@dataclass
+class Canned:
+    """What the minimal bot shows for one button: fixed text, keyboard and maybe a venue."""
+
+    text: str
+    markup: InlineKeyboardMarkup | None
+    venue: dict[str, Any] | None = None
+
+
+@dataclass
+class MinimalAnswers:
+    buttons: dict[str, Canned] = field(default_factory=dict)
+    # None: echo typed text back; else answer every text with this fixed reply.
+    text_reply: Canned | None = None
+
+
+def canned(reply: Reply) -> Canned:
+    """Freeze one of our replies into the minimal bot's fixed answer (same payload size)."""
+    markup = (
+        InlineKeyboardMarkup(
+            [
+                [InlineKeyboardButton(b.label, callback_data=b.data) for b in row]
+                for row in reply.buttons
+            ]
+        )
+        if reply.buttons
+        else None
+    )
+    venue = None
+    if reply.venue is not None:
+        venue = {
+            "latitude": reply.venue.latitude,
+            "longitude": reply.venue.longitude,
+            "title": reply.venue.title,
+            "address": reply.venue.address or reply.venue.title,
+        }
+    return Canned(reply.text, markup, venue)
+
+
+def build_minimal(request: OfflineRequest, answers: MinimalAnswers) -> Application:
+    """The cheapest python-telegram-bot bot making the same Bot API calls: no storage, no logic."""
+
+    async def on_press(update: Update, context: Any) -> None:
+        query = update.callback_query
+        assert query is not None
+        assert query.message is not None
+        answer = answers.buttons[query.data or ""]
+        await query.answer()
+        await query.edit_message_text(answer.text, reply_markup=answer.markup)
+        if answer.venue is not None:
+            await context.bot.send_venue(query.message.chat.id, **answer.venue)
+
+    async def on_text(update: Update, context: Any) -> None:
+        message = update.message
+        assert message is not None
+        reply = answers.text_reply
+        if reply is None:
+            await context.bot.send_message(message.chat.id, message.text or "")
+        else:
+            await context.bot.send_message(message.chat.id, reply.text, reply_markup=reply.markup)
+
+    app = ApplicationBuilder().token(TOKEN).request(request).get_updates_request(request).build()
+    app.add_handler(CallbackQueryHandler(on_press))
+    app.add_handler(MessageHandler(ptb_filters.TEXT & ~ptb_filters.COMMAND, on_text))
+    return app
+
+
+# -- timing -------------------------------------------------------------------------------------
+
+
+async def cost_per_update(app: Application, updates: Sequence[Update]) -> tuple[float, float]:
+    """Seconds per update, handling them one after another with app.process_update: elapsed,
+    and CPU time of the whole process (which other processes on a busy machine do not inflate)."""
+    gc.collect()
+    cpu = time.process_time()
+    start = time.perf_counter()
+    for update in updates:
+        await app.process_update(update)
+    elapsed = time.perf_counter() - start
+    return elapsed / len(updates), (time.process_time() - cpu) / len(updates)
+
+
+def read_rss_bytes() -> int:
+    """This process's resident set size, from /proc (no psutil)."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("VmRSS not found in /proc/self/status")

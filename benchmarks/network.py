@@ -1,0 +1,127 @@
+"""Waiting on the network: every Bot API answer 50 ms late, 1,000 residents at once, in order?"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+from telegram.request import RequestData
+
+from benchmarks.common import (
+    CONTENT_METHODS,
+    FINAL_METHODS,
+    CountingRequest,
+    Measure,
+    Scale,
+    make_settings,
+    prepare_residents,
+    to_updates,
+)
+from benchmarks.costs import make_mix
+from bot.engine import Engine
+from bot.telegram import build_application
+
+ROUND_TRIP = 0.05  # seconds: a Bot API call from a server in Europe
+
+
+class OrderRequest(CountingRequest):
+    """Records, per chat, the text of each reply in the order the bot sent it, and signals when
+    the last expected call has been answered."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__(delay=delay)
+        self.sequences: dict[int, list[str]] = {}
+        self.answered = 0
+        self.expected = 0
+        self.finished = asyncio.Event()
+
+    def expect(self, calls: int) -> None:
+        self.sequences.clear()
+        self.answered = 0
+        self.expected = calls
+        self.finished.clear()
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = None,
+        write_timeout: Any = None,
+        connect_timeout: Any = None,
+        pool_timeout: Any = None,
+    ) -> tuple[int, bytes]:
+        api_method = url.rsplit("/", 1)[-1]
+        if api_method in CONTENT_METHODS and request_data is not None:
+            params = request_data.parameters
+            self.sequences.setdefault(int(params["chat_id"]), []).append(str(params["text"]))
+        answer = await super().do_request(
+            url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
+        )
+        if api_method in FINAL_METHODS:
+            self.answered += 1
+            if self.expected and self.answered >= self.expected:
+                self.finished.set()
+        return answer
+
+
+def _same(got: list[str], before: list[str], after: list[str]) -> bool:
+    return len(got) == len(before) and all(
+        text in (a, b) for text, a, b in zip(got, before, after, strict=True)
+    )
+
+
+async def network(engine: Engine, directory: Path, scale: Scale) -> dict[str, Any]:
+    """Updates a second through application.start() and the update queue (so the per-resident
+    update processor decides what runs at once), and whether every resident's order was kept."""
+    rates, in_flight = [], []
+    kept = True
+    broken = 0
+    for rep in range(scale.network_reps):
+        mix = make_mix(
+            engine,
+            first_user=5_000_000 + rep * 100_000,
+            residents=scale.network_residents,
+            per_resident=scale.network_per_resident,
+            seed=100 + rep,
+        )
+        request = OrderRequest(delay=ROUND_TRIP)
+        settings = make_settings(directory / f"network{rep}")
+        app = build_application(settings, engine, request=request, rate_limit=False)
+        async with app:
+            await app.post_init(app)  # type: ignore[misc]
+            try:
+                await prepare_residents(app, mix.languages, counted_today=False)
+                updates = to_updates(mix.payloads, app)
+                expected = mix.expected(engine)
+                await app.start()
+                request.expect(len(updates) + mix.venues)
+                request.max_in_flight = 0
+                start = time.perf_counter()
+                for update in updates:
+                    app.update_queue.put_nowait(update)
+                await asyncio.wait_for(request.finished.wait(), timeout=300)
+                elapsed = time.perf_counter() - start
+            finally:
+                if app.running:
+                    await app.stop()
+                await app.post_shutdown(app)  # type: ignore[misc]
+        rates.append(len(updates) / elapsed)
+        in_flight.append(float(request.max_in_flight))
+        # A card's "open now" line may change while the run crosses a minute: accept either.
+        before, after = expected, mix.expected(engine)
+        wrong = [
+            user_id
+            for user_id, texts in before.items()
+            if not _same(request.sequences.get(user_id, []), texts, after[user_id])
+        ]
+        broken += len(wrong)
+        kept = kept and not wrong
+    return {
+        "network_updates_per_s": Measure(rates, "/s"),
+        "max_in_flight": Measure(in_flight),
+        "order_kept": kept,
+        "residents_out_of_order": broken,
+    }
