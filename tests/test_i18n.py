@@ -101,11 +101,18 @@ def test_arabic_plural_index_gives_six_forms_for_0_1_2_3_11_100(catalogs: Catalo
 
 
 def test_arabic_association_count_uses_six_distinct_translated_forms(catalogs: Catalogs) -> None:
-    """0, 1, 2, 3, 11 and 100 associations read as six different Arabic phrases, none English."""
+    """0, 1, 2, 3, 11 and 100 associations each use their own Arabic plural form, none English.
+
+    The forms for 11-99 and 100+ are spelt alike without vowel marks (جمعية), so only the forms
+    for 0, 1, 2 and 3-10 must read differently."""
     ar = catalogs["ar"]
+    plural = ar.translations.plural  # type: ignore[attr-defined]
+    assert [plural(n) for n in (0, 1, 2, 3, 11, 100)] == [0, 1, 2, 3, 4, 5]
     shown = {n: ar.ngettext(SINGULAR, PLURAL, n) for n in (0, 1, 2, 3, 11, 100)}
     assert not {SINGULAR, PLURAL} & set(shown.values()), f"untranslated: {shown}"
-    assert len(set(shown.values())) == 6, shown
+    assert len({shown[n] for n in (0, 1, 2, 3)}) == 4, shown
+    assert "%(count)d" in shown[11]
+    assert "%(count)d" in shown[100]
     for n, text in shown.items():
         assert re.search("[\u0600-\u06ff]", text), f"{n}: {text!r} is not Arabic"
         # Each form formats with the count without a KeyError.
@@ -121,7 +128,9 @@ def test_two_plural_forms(catalogs: Catalogs, language: str, forms: int) -> None
     assert [plural(n) for n in (0, 2, 11, 100)] == [1, 1, 1, 1]
     tr = catalogs[language]
     one, many = tr.ngettext(SINGULAR, PLURAL, 1), tr.ngettext(SINGULAR, PLURAL, 2)
-    assert one != many
+    # Sorani keeps the noun singular after a number, so its two forms may read the same.
+    assert one != many or language == "ckb"
+    assert "%(count)d" in many
     if language != "en":
         assert {one, many}.isdisjoint({SINGULAR, PLURAL}), f"{language}: untranslated"
 
