@@ -481,13 +481,16 @@ class FakeBotAPI:
                     what = inspect.getsource(predicate).strip()
                 except (OSError, TypeError):
                     what = repr(predicate)
+                calls = [c for c in self.calls if c.method != "getUpdates"]
                 recent = "\n".join(
                     f"  {c.method} -> {c.status}: {json.dumps(c.params, default=repr)[:300]}"
-                    for c in self.calls[-8:]
+                    for c in calls[-8:]
                 )
+                polls = len(self.calls) - len(calls)
                 raise AssertionError(
                     f"timed out after {timeout}s waiting for {what}\n"
-                    f"last calls ({len(self.calls)} total):\n{recent or '  (none)'}"
+                    f"{len(self.updates)} updates pending, {polls} getUpdates calls; "
+                    f"last other calls:\n{recent or '  (none)'}"
                 )
             await asyncio.sleep(0.01)
         return value

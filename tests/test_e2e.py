@@ -1,112 +1,21 @@
-"""End to end: `vollsmose-bot run` as its own process, talking HTTP to a Bot API server on loopback."""
+"""End to end: `vollsmose-bot run` as its own process, talking HTTP to a Bot API server on
+loopback."""
 
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from bot.engine import Engine
 from tests.botapi import FakeBotAPI, Resident
 from tests.conftest import TOKEN
+from tests.e2e_helpers import BotProcess, _menu_message, _press, botapi, running
+
+__all__ = ["botapi", "running"]  # fixtures shared with the other end-to-end tests
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@dataclass
-class BotProcess:
-    process: subprocess.Popen[bytes]
-    database: Path
-    log: Path
-    workdir: Path
-
-    async def stop(self) -> int:
-        """SIGTERM, then wait while the event loop keeps the Bot API server answering."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        for _ in range(400):
-            if self.process.poll() is not None:
-                break
-            await asyncio.sleep(0.05)
-        else:
-            self.process.kill()
-        return self.process.wait()
-
-    def written_bytes(self) -> bytes:
-        """Every file the bot wrote: database, WAL, shared memory, secret key, and its log."""
-        return b"".join(p.read_bytes() for p in self.workdir.rglob("*") if p.is_file())
-
-
-@pytest.fixture
-async def botapi() -> AsyncIterator[FakeBotAPI]:
-    async with FakeBotAPI(token=TOKEN) as server:
-        yield server
-
-
-@pytest.fixture
-async def running(botapi: FakeBotAPI, tmp_path: Path) -> AsyncIterator[BotProcess]:
-    """The bot as a separate process, pointed at the loopback server, ready to serve."""
-    workdir = tmp_path / "work"
-    workdir.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "BOT_"))}
-    env |= {
-        "TELEGRAM_BOT_TOKEN": TOKEN,
-        "TELEGRAM_API_URL": botapi.url,
-        "BOT_DATABASE": str(workdir / "data" / "bot.sqlite3"),
-        "BOT_LOG_LEVEL": "DEBUG",
-    }
-    log = workdir / "bot.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run"],
-            cwd=workdir,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    bot = BotProcess(process, workdir / "data" / "bot.sqlite3", log, workdir)
-    try:
-        await botapi.wait_for(lambda: len(botapi.calls_to("getUpdates")) >= 1, timeout=30)
-        yield bot
-    finally:
-        await bot.stop()
-
-
-def _data(message: dict, target: str) -> str:
-    """The callback data of the message's button that leads to target."""
-    for row in message["reply_markup"]["inline_keyboard"]:
-        for button in row:
-            if button["callback_data"].endswith(":" + target):
-                return button["callback_data"]
-    raise AssertionError(f"no button to {target} in {message['text'][:60]!r}")
-
-
-def _menu_message(botapi: FakeBotAPI, resident: Resident) -> dict:
-    """The resident's latest bot message that has buttons (a venue pin has none)."""
-    for snapshot in reversed(botapi.messages_to(resident.id)):
-        if "reply_markup" in snapshot:
-            current = botapi.message(resident.id, snapshot["message_id"])
-            assert current is not None
-            return current
-    raise AssertionError("no message with buttons")
-
-
-async def _press(botapi: FakeBotAPI, resident: Resident, target: str) -> dict:
-    """Press the button to target on the resident's latest message; return the next message."""
-    before = len(botapi.messages_to(resident.id))
-    message = _menu_message(botapi, resident)
-    botapi.push_callback(resident, message["message_id"], _data(message, target))
-    await botapi.wait_for(lambda: len(botapi.messages_to(resident.id)) > before)
-    return botapi.messages_to(resident.id)[before]
 
 
 async def _journey(botapi: FakeBotAPI, engine: Engine, resident: Resident, language: str) -> None:
@@ -157,10 +66,12 @@ async def test_residents_reach_a_card_and_only_counts_are_kept(
     message = _menu_message(botapi, hodan)
     botapi.push_callback(hodan, message["message_id"], "v000000:no.such.screen")
     updated = await botapi.wait_for(
-        lambda: (m := botapi.last_message(hodan.id)).get("text", "").startswith(
-            engine.updated("so").text[:20]
+        lambda: (
+            (m := botapi.last_message(hodan.id))
+            .get("text", "")
+            .startswith(engine.updated("so").text[:20])
+            and m
         )
-        and m
     )
     assert updated["text"] == engine.updated("so").text
     botapi.push_callback(hodan, updated["message_id"], "v000000:mentor")
@@ -186,9 +97,7 @@ async def test_residents_reach_a_card_and_only_counts_are_kept(
     assert db.execute("SELECT goal, service, n FROM referrals").fetchall() == [
         ("arbejde", "fritidsjob-hjaelp", 3)
     ]
-    languages = dict(
-        db.execute("SELECT key, n FROM usage WHERE dimension = 'language'").fetchall()
-    )
+    languages = dict(db.execute("SELECT key, n FROM usage WHERE dimension = 'language'").fetchall())
     assert languages == {"so": 1, "ar": 1, "da": 1}
     db.close()
 

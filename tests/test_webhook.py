@@ -1,0 +1,171 @@
+"""Webhook mode: `vollsmose-bot run --webhook` registers its URL and secret with the Bot API and
+serves updates posted to it on loopback; requests without the right secret are refused."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import re
+import socket
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.engine import Engine
+from tests.botapi import Resident
+from tests.e2e_helpers import (
+    BotProcess,
+    RecordingBotAPI,
+    assert_nothing_personal,
+    botapi,
+    start_bot,
+)
+
+__all__ = ["botapi"]
+
+pytestmark = pytest.mark.timeout(120)
+
+SECRET = "S3cret-token_1"
+URL = "https://example.invalid/hook"
+HEADER = "X-Telegram-Bot-Api-Secret-Token"
+_update_ids = itertools.count(900_001)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def message_update(resident: Resident, text: str) -> dict[str, Any]:
+    update_id = next(_update_ids)
+    message = {
+        "message_id": update_id,
+        "date": 1_790_000_000,
+        "chat": resident.chat(),
+        "from": resident.user(),
+        "text": text,
+    }
+    if text.startswith("/"):
+        message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text)}]
+    return {"update_id": update_id, "message": message}
+
+
+async def start_webhook_bot(
+    botapi: RecordingBotAPI, workdir: Path, port: int, *secret: str
+) -> BotProcess:
+    args = ["--webhook", "--listen", "127.0.0.1", "--port", str(port), "--url", URL]
+    return await start_bot(botapi, workdir, *args, *secret)
+
+
+async def post(
+    client: httpx.AsyncClient, port: int, update: dict[str, Any], headers: dict[str, str]
+) -> int:
+    """POST an update as Telegram would; the first tries may meet a server still starting."""
+    for _ in range(100):
+        try:
+            response = await client.post(
+                f"http://127.0.0.1:{port}/hook", json=update, headers=headers
+            )
+        except httpx.ConnectError:
+            await asyncio.sleep(0.05)
+            continue
+        return response.status_code
+    raise AssertionError(f"nothing listens on port {port}")
+
+
+def replies_to(botapi: RecordingBotAPI, chat_id: int) -> list[Any]:
+    return [c for c in botapi.calls_to("sendMessage") if c.params.get("chat_id") == chat_id]
+
+
+async def test_webhook_with_secret_token_serves_only_telegram(
+    botapi: RecordingBotAPI, tmp_path: Path, engine: Engine
+) -> None:
+    """The bot registers URL and secret with setWebhook; an update with the secret header is
+    answered; without it or with a wrong one the request gets 403 and no answer."""
+    port = free_port()
+    bot = await start_webhook_bot(botapi, tmp_path / "work", port, "--secret-token", SECRET)
+    [registered] = botapi.calls_to("setWebhook")
+    assert registered.params["url"] == URL
+    assert registered.params["secret_token"] == SECRET
+    assert {"message", "callback_query", "my_chat_member"} <= set(
+        registered.params["allowed_updates"]
+    )
+
+    intruder = Resident(4_400_000_001, "Mallory Intruderson", "mallory_webhook_qx", "da")
+    resident = Resident(4_400_000_002, "Sagal Webhookdottir", "sagal_webhook_qx", "so")
+    sent: list[dict[str, Any]] = []
+    async with httpx.AsyncClient() as client:
+        for headers in ({}, {HEADER: "wrong-secret"}, {HEADER: SECRET.lower()}):
+            update = message_update(intruder, "/menu")
+            sent.append(update)
+            assert await post(client, port, update, headers) == 403
+        update = message_update(resident, "/menu")
+        sent.append(update)
+        assert await post(client, port, update, {HEADER: SECRET}) == 200
+    await botapi.wait_for(lambda: replies_to(botapi, resident.id))
+    [reply] = replies_to(botapi, resident.id)
+    assert reply.params["text"] == engine.menu("so").text
+    assert replies_to(botapi, intruder.id) == []
+
+    assert await bot.stop() == 0
+    assert bot.log_problems() == []
+    assert_nothing_personal(bot.files(), sent)
+
+
+async def test_webhook_without_secret_token_makes_up_a_strong_one(
+    botapi: RecordingBotAPI, tmp_path: Path, engine: Engine
+) -> None:
+    """Without --secret-token the bot registers a random secret that Telegram accepts (1-256
+    characters A-Z, a-z, 0-9, _ and -) and is long enough not to be guessed; only requests
+    carrying it are served."""
+    port = free_port()
+    bot = await start_webhook_bot(botapi, tmp_path / "work", port)
+    [registered] = botapi.calls_to("setWebhook")
+    secret = registered.params["secret_token"]
+    assert re.fullmatch(r"[A-Za-z0-9_-]{32,256}", secret)
+    assert secret not in bot.log_text()
+
+    resident = Resident(4_400_000_003, "Deeqa Randomsecret", "deeqa_webhook_qx", "so")
+    sent = [message_update(resident, "/help"), message_update(resident, "/help")]
+    async with httpx.AsyncClient() as client:
+        assert await post(client, port, sent[0], {}) == 403
+        assert await post(client, port, sent[1], {HEADER: secret}) == 200
+    await botapi.wait_for(lambda: replies_to(botapi, resident.id))
+    assert [c.params["text"] for c in replies_to(botapi, resident.id)] == [engine.help("so").text]
+
+    assert await bot.stop() == 0
+    assert bot.log_problems() == []
+    assert_nothing_personal(bot.files(), sent)
+
+
+async def test_webhook_update_the_library_cannot_read_leaves_no_trace(
+    botapi: RecordingBotAPI, tmp_path: Path, engine: Engine
+) -> None:
+    """An update python-telegram-bot cannot parse (a poll without fields the library requires)
+    is refused, and what it held (the resident's name, the poll) is not written to the log;
+    the bot serves the next update."""
+    port = free_port()
+    bot = await start_webhook_bot(botapi, tmp_path / "work", port, "--secret-token", SECRET)
+    resident = Resident(4_400_000_004, "Ladan Pollsender-Qx", "ladan_webhook_qx", "da")
+    poisoned = message_update(resident, "x")
+    del poisoned["message"]["text"]
+    poisoned["message"]["poll"] = {
+        "id": "1",
+        "question": "Secret question of Ladan Qx",
+        "options": [{"text": "Secret option Qx", "voter_count": 0}],
+        "total_voter_count": 0,
+        "is_closed": False,
+        "is_anonymous": True,
+        "type": "regular",
+        "allows_multiple_answers": False,
+    }
+    sent = [poisoned, message_update(resident, "/menu")]
+    async with httpx.AsyncClient() as client:
+        assert await post(client, port, sent[0], {HEADER: SECRET}) in (200, 400)
+        assert await post(client, port, sent[1], {HEADER: SECRET}) == 200
+    await botapi.wait_for(lambda: replies_to(botapi, resident.id))
+    assert await bot.stop() == 0
+    assert_nothing_personal(bot.files(), sent)
