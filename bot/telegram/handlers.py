@@ -14,7 +14,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import BadRequest, Conflict, Forbidden, TelegramError
 from telegram.ext import ApplicationHandlerStop
 
 from bot.engine import Button, Reply
@@ -239,6 +239,9 @@ async def on_error(update: object, context: GuideContext) -> None:
     update_id = update.update_id if isinstance(update, Update) else None
     if isinstance(error, Forbidden):
         log.info("update %s: the resident blocked the bot", update_id)
+        return
+    if isinstance(error, Conflict):
+        log.error("another process is polling with this token; only one bot may run at a time")
         return
     log.error("update %s failed: %s", update_id, type(error).__name__, exc_info=_traceback(error))
 
