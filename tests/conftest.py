@@ -20,24 +20,17 @@ from bot.telegram import build_application
 from bot.telegram.offline import OfflineRequest
 
 TOKEN = "123456:TEST-token-for-the-local-bot-api"
-ENV_VARS = (
-    "TELEGRAM_BOT_TOKEN",
-    "TELEGRAM_API_URL",
-    "BOT_DATABASE",
-    "BOT_STAFF_IDS",
-    "BOT_STAFF_CHAT_ID",
-    "BOT_DEFAULT_LANGUAGE",
-    "BOT_TIMEZONE",
-    "BOT_CONTENT_DIR",
-    "BOT_LOG_LEVEL",
-)
+# Every setting the bot reads, as its environment variable.
+ENV_VARS = tuple(name.upper() for name in Settings.model_fields)
 
 
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The machine's own variables and .env never leak into a test."""
+    """The machine's own bot settings never leak into a test, nor into the bot processes that
+    tests start: those inherit this cleaned environment (dict(os.environ))."""
     for name in ENV_VARS:
         monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
 
 
 @pytest.fixture(scope="session")

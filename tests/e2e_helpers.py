@@ -90,7 +90,7 @@ class BotProcess:
 
 def bot_env(api_url: str, database: Path, **extra: str) -> dict[str, str]:
     """The environment of a bot process: this one's, minus any bot settings, plus these."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "BOT_"))}
+    env = dict(os.environ)
     env |= {
         "TELEGRAM_BOT_TOKEN": TOKEN,
         "TELEGRAM_API_URL": api_url,

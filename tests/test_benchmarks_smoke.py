@@ -32,7 +32,7 @@ REQUIRED = {
 
 @pytest.mark.timeout(300)
 def test_quick_benchmark_ends_with_json_of_every_figure() -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "BOT_"))}
+    env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPOSITORY), env.get("PYTHONPATH")]))
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--quick"],

@@ -8,26 +8,12 @@ import pytest
 
 from bot.config import REPOSITORY, ConfigError, load_settings
 
-VARIABLES = (
-    "TELEGRAM_BOT_TOKEN",
-    "TELEGRAM_API_URL",
-    "BOT_DATABASE",
-    "BOT_STAFF_IDS",
-    "BOT_STAFF_CHAT_ID",
-    "BOT_DEFAULT_LANGUAGE",
-    "BOT_TIMEZONE",
-    "BOT_CONTENT_DIR",
-    "BOT_LOG_LEVEL",
-)
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 
 
 @pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No variable from the machine and no .env from the repository may leak into a test."""
-    for name in VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.lower(), raising=False)
+def empty_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No .env from the repository may leak into a test (conftest clears the variables)."""
     monkeypatch.chdir(tmp_path)
 
 

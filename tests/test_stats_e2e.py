@@ -32,7 +32,7 @@ async def botapi() -> AsyncIterator[FakeBotAPI]:
 
 
 def _environment(botapi: FakeBotAPI, workdir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "BOT_"))}
+    env = dict(os.environ)
     return env | {
         "TELEGRAM_BOT_TOKEN": TOKEN,
         "TELEGRAM_API_URL": botapi.url,
