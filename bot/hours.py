@@ -18,8 +18,6 @@ from functools import cache
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
-import holidays
-
 from bot.content.models import WEEKDAYS
 
 WeekHours = Mapping[str, Sequence[tuple[dt.time, dt.time]]]
@@ -30,6 +28,8 @@ Span = tuple[dt.datetime, dt.datetime]
 def _holidays_in(year: int) -> Mapping[dt.date, str]:
     """Denmark's public holidays in one year, read once from the holidays library."""
     # Without an explicit language the names follow the process locale (English under C.UTF-8).
+    import holidays  # here, not at the top: it is the slowest import of the bot's start-up
+
     return MappingProxyType(dict(holidays.country_holidays("DK", years=year, language="da")))
 
 

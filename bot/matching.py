@@ -8,8 +8,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
-from rapidfuzz import fuzz, process
-
 # Arabic-script letters residents type in several forms: hamza-carrying alefs, taa marbuta,
 # alef maqsura, and the Arabic and Persian/Kurdish forms of kaf and yeh, each folded to one.
 _FOLD = str.maketrans(
@@ -152,5 +150,7 @@ class KeywordIndex:
         spread = self._cutoff / (200 - self._cutoff)
         low, high = int(len(word) * spread), int(len(word) / spread) + 1
         keys = [k for n in range(low, high + 1) for k in self._by_length.get(n, ())]
+        from rapidfuzz import fuzz, process  # on the first misspelling, not at start-up
+
         best = process.extractOne(word, keys, scorer=fuzz.ratio, score_cutoff=self._cutoff)
         return best[0] if best is not None else None
