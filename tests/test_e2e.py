@@ -11,7 +11,7 @@ import pytest
 from bot.engine import Engine
 from tests.botapi import FakeBotAPI, Resident
 from tests.conftest import TOKEN
-from tests.e2e_helpers import BotProcess, _menu_message, _press, botapi, running
+from tests.e2e_helpers import BotProcess, _data, _menu_message, _press, botapi, running
 
 __all__ = ["botapi", "running"]  # fixtures shared with the other end-to-end tests
 
@@ -110,3 +110,58 @@ async def test_residents_reach_a_card_and_only_counts_are_kept(
     assert typed.encode() not in written
     assert TOKEN.encode() not in written
     assert TOKEN.split(":")[1].encode() not in written
+
+
+# Each pathway's way to a contact card, and the goal that card counts under.
+PATHWAYS = [
+    (["foraeldre"], "familieraadgivning", "uddannelse"),
+    (["mentor"], "beskaeftigelsesmentor", "arbejde"),
+    (
+        ["foreninger", "associations", "associations.sport", "associations.sport.youth.0"],
+        None,
+        "civilsamfund",
+    ),
+    (["tryghed", "tryghed.numbers"], "alarm-112", "tryghed"),
+]
+
+
+async def test_every_pathway_and_a_typed_word_reach_a_card_over_telegram(
+    botapi: FakeBotAPI, running: BotProcess, engine: Engine
+) -> None:
+    """A Somali-speaking resident walks each pathway to a card and types a misspelt word; each
+    referral is counted once, under its goal."""
+    resident = Resident(5550100, "Faadumo", "faadumo_q", "so")
+    botapi.push_message(resident, "/start")
+    await botapi.wait_for(lambda: botapi.last_message(resident.id))
+    await _press(botapi, resident, "lang:so")
+    expected: dict[str, int] = {}
+    for path, service, goal in PATHWAYS:
+        before = len(botapi.messages_to(resident.id))
+        botapi.push_message(resident, "/menu")
+        await botapi.wait_for(lambda: len(botapi.messages_to(resident.id)) > before)  # noqa: B023
+        for target in path:
+            await _press(botapi, resident, target)
+        if service is None:  # the first association listed on the page
+            data = _menu_message(botapi, resident)["reply_markup"]["inline_keyboard"][0][0]
+            service = data["callback_data"].split(":@", 1)[1]
+        card = await _press(botapi, resident, "@" + service)
+        assert card["text"] == engine.card(service, "so").text
+        expected[goal] = expected.get(goal, 0) + 1
+
+    botapi.push_message(resident, "fritidsjop")
+    suggestion = await botapi.wait_for(
+        lambda: (
+            (m := botapi.last_message(resident.id)).get("text")
+            == engine.typed("fritidsjop", "so").text
+            and m
+        )
+    )
+    assert _data(suggestion, "fritidsjob")
+    screen = await _press(botapi, resident, "fritidsjob")
+    assert screen["text"] == engine.screen("fritidsjob", "so").text
+
+    assert await running.stop() == 0
+    db = sqlite3.connect(running.database)
+    counted = dict(db.execute("SELECT goal, sum(n) FROM referrals GROUP BY goal").fetchall())
+    db.close()
+    assert counted == expected
