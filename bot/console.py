@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
-from bot.engine import Engine, Reply
+from bot.engine import Button, Engine, Reply
 from bot.i18n import DEFAULT_LANGUAGE
 
 
@@ -31,7 +31,8 @@ class ConsoleChat:
         return "\n".join(lines)
 
     @staticmethod
-    def buttons(reply: Reply) -> list:
+    def buttons(reply: Reply) -> list[Button]:
+        """The reply's buttons in the order they are numbered."""
         return [button for row in reply.buttons for button in row]
 
     def handle(self, line: str) -> Reply:
@@ -58,7 +59,7 @@ class ConsoleChat:
         self.reply = reply
         return reply
 
-    def run(self, stdin: TextIO = sys.stdin, prompt: Callable[[str], str] | None = None) -> None:
+    def run(self, stdin: TextIO = sys.stdin) -> None:
         """Read lines until end of input or /quit, printing each reply."""
         _ = self.engine.catalogs[self.language].gettext
         # Translators: the first line of the terminal chat, before the language picker.
