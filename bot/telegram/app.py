@@ -102,7 +102,6 @@ def build_application(
     services.settings = settings
     services.engine = engine
     services.catalogs = engine.catalogs
-    services.staff_ids = settings.bot_staff_ids
     services.throttle = throttle if throttle is not None else Throttle()
     add_handlers(application)
     for name in _RAW_UPDATE_LOGGERS:

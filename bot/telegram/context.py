@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from telegram.ext import Application, CallbackContext, ExtBot
@@ -24,7 +24,6 @@ class Services:
     engine: Engine | None = None
     catalogs: Catalogs | None = None
     residents: Residents | None = None
-    staff_ids: frozenset[int] = field(default_factory=frozenset)
     throttle: Throttle | None = None
 
 
