@@ -7,11 +7,15 @@ import asyncio
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.content import ContentError, load_content
 from bot.engine import Engine
 from bot.i18n import LANGUAGES, Catalogs
+
+if TYPE_CHECKING:
+    from telegram.ext import Application
 
 log = logging.getLogger("bot")
 
@@ -138,17 +142,41 @@ def _chat(engine: Engine, language: str | None) -> int:
 
 
 def _run(settings: Settings, engine: Engine, webhook: argparse.Namespace | None = None) -> int:
-    import secrets
-
-    from telegram import Update
+    from telegram.error import InvalidToken, NetworkError
 
     from bot.logs import setup_logging
     from bot.telegram import build_application
 
     setup_logging(settings.bot_log_level, settings.token)
     application = build_application(settings, engine)
+    try:
+        _serve(application, webhook)
+    except InvalidToken:
+        print(
+            "TELEGRAM_BOT_TOKEN: the Bot API refused this token (mistyped or revoked); "
+            "get the current one from @BotFather.",
+            file=sys.stderr,
+        )
+        return 2
+    except NetworkError as error:
+        print(
+            f"TELEGRAM_API_URL: cannot reach {settings.telegram_api_url} ({error.message}). "
+            "Check the network connection, a proxy or firewall, and the URL.",
+            file=sys.stderr,
+        )
+        return 1
+    log.info("stopped cleanly")
+    return 0
+
+
+def _serve(application: Application, webhook: argparse.Namespace | None) -> None:
+    """Run until SIGINT or SIGTERM, by long polling or as a webhook."""
+    import secrets
+
+    from telegram import Update
+
     if webhook is None:
-        log.info("starting: long polling %s", settings.telegram_api_url)
+        log.info("starting: long polling")
         application.run_polling(allowed_updates=Update.ALL_TYPES)
     else:
         # Telegram sends the secret in a header with every update; requests without it are
@@ -164,8 +192,6 @@ def _run(settings: Settings, engine: Engine, webhook: argparse.Namespace | None 
             secret_token=secret,
             allowed_updates=Update.ALL_TYPES,
         )
-    log.info("stopped cleanly")
-    return 0
 
 
 def _check(settings: Settings, *, strict: bool) -> int:
