@@ -5,27 +5,25 @@ from __future__ import annotations
 import logging
 
 
-class RedactToken(logging.Filter):
-    """Replace the bot token wherever it appears in a record (the HTTP client logs request URLs)."""
+class RedactingFormatter(logging.Formatter):
+    """Replace the bot token wherever it appears in a formatted line, tracebacks included: the
+    HTTP client logs request URLs, and python-telegram-bot names a refused token in its error."""
 
-    def __init__(self, token: str) -> None:
-        super().__init__()
+    def __init__(self, fmt: str, token: str | None) -> None:
+        super().__init__(fmt)
         self._token = token
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if self._token in message:
-            record.msg = message.replace(self._token, "<token>")
-            record.args = None
-        return True
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        return line.replace(self._token, "<token>") if self._token else line
 
 
 def setup_logging(level: str, token: str | None) -> None:
     """Log to stderr at `level`; silence per-request HTTP logs and redact the token everywhere."""
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    if token:
-        handler.addFilter(RedactToken(token))
+    handler.setFormatter(
+        RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", token)
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     # Only our own code logs below INFO: at DEBUG, python-telegram-bot logs whole requests and
