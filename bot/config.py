@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
-from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from bot.i18n import LANGUAGES
 
@@ -20,17 +19,15 @@ class ConfigError(Exception):
     """The configuration cannot be used; the message names each variable and what is wrong."""
 
 
-class Settings(BaseSettings):
+class Settings(BaseModel):
     """Everything the operator can set; each field is read from the variable of the same name."""
 
-    model_config = SettingsConfigDict(
-        env_file=".env", extra="ignore", frozen=True, env_ignore_empty=True
-    )
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     telegram_bot_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org"
     bot_database: Path = Path("data/vollsmose.sqlite3")
-    bot_staff_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    bot_staff_ids: frozenset[int] = frozenset()
     bot_staff_chat_id: int | None = None
     bot_default_language: str = "da"
     bot_timezone: str = "Europe/Copenhagen"
@@ -97,10 +94,24 @@ class Settings(BaseSettings):
         return self.bot_database.with_suffix(".secret")
 
 
+def _read_environment(env_file: Path = Path(".env")) -> dict[str, str]:
+    """The bot's variables from .env in the working directory, then from the environment (which
+    wins); empty values count as unset, as in a copied .env.example."""
+    values: dict[str, str] = {}
+    if env_file.is_file():
+        # python-dotenv is imported only when there is a file to read: pydantic-settings, which
+        # did this before, took a quarter of the bot's start-up to import.
+        from dotenv import dotenv_values
+
+        values |= {key.upper(): value for key, value in dotenv_values(env_file).items() if value}
+    values |= {key: value for key, value in os.environ.items() if value}
+    return {name: values[name.upper()] for name in Settings.model_fields if name.upper() in values}
+
+
 def load_settings(**overrides: object) -> Settings:
     """Read settings from the environment (and .env); raise ConfigError naming each bad variable."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings.model_validate(_read_environment() | overrides)
     except ValidationError as exc:
         lines = []
         for error in exc.errors(include_url=False, include_input=False):
