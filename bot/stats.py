@@ -290,12 +290,12 @@ async def weekly_report(
     goals: defaultdict[IsoWeek, Counter[str]] = defaultdict(Counter)
     services: defaultdict[IsoWeek, Counter[str]] = defaultdict(Counter)
     usage: defaultdict[tuple[IsoWeek, str], Counter[str]] = defaultdict(Counter)
-    for monday, goal, service, n in await storage.weekly_referrals(since, until):
-        week = _week_of(monday)
+    for day, goal, service, n in await storage.referrals(since, until):
+        week = _week_of(day)
         goals[week][goal] += n
         services[week][service] += n
-    for monday, dimension, key, n in await storage.weekly_usage(since, until):
-        usage[_week_of(monday), dimension][key] += n
+    for day, dimension, key, n in await storage.usage(since, until):
+        usage[_week_of(day), dimension][key] += n
 
     # Goals no longer in goals.yaml keep their old counts under their slug.
     all_goals = _ordered({g for c in goals.values() for g in c} | goal_names.keys(), [*goal_names])

@@ -47,8 +47,6 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
-# The Monday that starts a day's ISO week: %w counts Sunday as 0.
-_MONDAY = "date(day, printf('-%d days', (CAST(strftime('%w', day) AS INTEGER) + 6) % 7))"
 
 
 class DatabaseTooNewError(Exception):
@@ -117,35 +115,6 @@ class Storage:
         async with self._db.execute(
             "SELECT day, dimension, key, n FROM usage WHERE day >= ? AND day < ? ORDER BY day",
             (since.isoformat(), until.isoformat()),
-        ) as cursor:
-            return [tuple(row) for row in await cursor.fetchall()]  # type: ignore[misc]
-
-    async def weekly_referrals(
-        self, since: dt.date, until: dt.date
-    ) -> list[tuple[str, str, str, int]]:
-        """(Monday of the ISO week, goal, service, n) for since <= day < until, summed per week."""
-        return await self._weekly(
-            "SELECT {monday}, goal, service, sum(n) FROM referrals "
-            "WHERE day >= ? AND day < ? GROUP BY 1, 2, 3",
-            since,
-            until,
-        )
-
-    async def weekly_usage(self, since: dt.date, until: dt.date) -> list[tuple[str, str, str, int]]:
-        """(Monday of the ISO week, dimension, key, n) for since <= day < until, summed per week."""
-        return await self._weekly(
-            "SELECT {monday}, dimension, key, sum(n) FROM usage "
-            "WHERE day >= ? AND day < ? GROUP BY 1, 2, 3",
-            since,
-            until,
-        )
-
-    async def _weekly(
-        self, query: str, since: dt.date, until: dt.date
-    ) -> list[tuple[str, str, str, int]]:
-        # Summing in SQLite hands Python a row per week instead of a row per day.
-        async with self._db.execute(
-            query.format(monday=_MONDAY), (since.isoformat(), until.isoformat())
         ) as cursor:
             return [tuple(row) for row in await cursor.fetchall()]  # type: ignore[misc]
 

@@ -322,24 +322,3 @@ def test_short_secret_key_is_refused(tmp_path: Path) -> None:
     path.write_text("abcd\n", encoding="ascii")
     with pytest.raises(ValueError, match=r"vollsmose\.secret"):
         ResidentKey.from_file(path)
-
-
-async def test_weekly_sums_start_on_monday_across_the_year_boundary(storage: Storage) -> None:
-    """Days are summed into ISO weeks named by their Monday, also when a week spans New Year."""
-    days = {
-        dt.date(2026, 11, 23): 1,  # Monday of 2026-W48
-        dt.date(2026, 11, 29): 2,  # its Sunday
-        dt.date(2026, 12, 31): 3,  # Thursday of 2026-W53
-        dt.date(2027, 1, 3): 4,  # its Sunday, already in 2027
-        dt.date(2027, 1, 4): 5,  # Monday of 2027-W01
-    }
-    for day, count in days.items():
-        for _ in range(count):
-            await storage.count_referral(day, "arbejde", "job-help")
-            await storage.count_usage(day, "language", "so")
-    until = dt.date(2027, 1, 11)
-    expected = {"2026-11-23": 3, "2026-12-28": 7, "2027-01-04": 5}
-    referrals = await storage.weekly_referrals(DAY - dt.timedelta(days=7), until)
-    assert {monday: n for monday, _goal, _service, n in referrals} == expected
-    usage = await storage.weekly_usage(DAY - dt.timedelta(days=7), until)
-    assert {monday: n for monday, _dimension, _key, n in usage} == expected
