@@ -287,13 +287,15 @@ async def weekly_report(
         return Report(zone, threshold, goal_names, lbf_areas, service_names, ())
 
     since, until = ordered[0].previous().start, ordered[-1].end
-    goals: defaultdict[IsoWeek, Counter[str]] = defaultdict(Counter)
-    services: defaultdict[IsoWeek, Counter[str]] = defaultdict(Counter)
-    usage: defaultdict[tuple[IsoWeek, str], Counter[str]] = defaultdict(Counter)
+    # Keyed by (year, week) tuples while summing thousands of rows: hashing a tuple is done in C,
+    # hashing the IsoWeek dataclass in Python was most of the report's time.
+    goals: defaultdict[tuple[int, int], Counter[str]] = defaultdict(Counter)
+    services: defaultdict[tuple[int, int], Counter[str]] = defaultdict(Counter)
+    usage: defaultdict[tuple[tuple[int, int], str], Counter[str]] = defaultdict(Counter)
     for day, goal, service, n in await storage.referrals(since, until):
-        week = _week_of(day)
-        goals[week][goal] += n
-        services[week][service] += n
+        week_key = _week_of(day)
+        goals[week_key][goal] += n
+        services[week_key][service] += n
     for day, dimension, key, n in await storage.usage(since, until):
         usage[_week_of(day), dimension][key] += n
 
@@ -301,19 +303,19 @@ async def weekly_report(
     all_goals = _ordered({g for c in goals.values() for g in c} | goal_names.keys(), [*goal_names])
     reports = []
     for week in ordered:
-        before = week.previous()
-        this_goals = {slug: goals[week][slug] for slug in all_goals}
-        service_order = _ordered((s for s, n in services[week].items() if n), [*service_names])
-        languages = usage[week, "language"]
-        sources = usage[week, "source"]
-        unmatched = sum(usage[week, "unmatched"].values())
+        now, before = (week.year, week.week), _key(week.previous())
+        this_goals = {slug: goals[now][slug] for slug in all_goals}
+        service_order = _ordered((s for s, n in services[now].items() if n), [*service_names])
+        languages = usage[now, "language"]
+        sources = usage[now, "source"]
+        unmatched = sum(usage[now, "unmatched"].values())
         reports.append(
             WeekReport(
                 week=week,
                 goals=this_goals,
                 goal_changes={s: this_goals[s] - goals[before][s] for s in all_goals},
-                services={s: services[week][s] for s in service_order},
-                service_changes={s: services[week][s] - services[before][s] for s in service_order},
+                services={s: services[now][s] for s in service_order},
+                service_changes={s: services[now][s] - services[before][s] for s in service_order},
                 languages=suppress(
                     {k: languages[k] for k in _ordered(languages, LANGUAGES)}, threshold
                 ),
@@ -367,9 +369,13 @@ def to_csv(report: Report) -> str:
 
 
 @lru_cache(maxsize=4096)
-def _week_of(day: str) -> IsoWeek:
-    """The ISO week of a stored day ("2026-11-26"); a year of counters has only 365 days."""
-    return IsoWeek.containing(dt.date.fromisoformat(day))
+def _week_of(day: str) -> tuple[int, int]:
+    """The (year, week) of a stored day ("2026-11-26"); a year of counters has only 365 days."""
+    return _key(IsoWeek.containing(dt.date.fromisoformat(day)))
+
+
+def _key(week: IsoWeek) -> tuple[int, int]:
+    return (week.year, week.week)
 
 
 @lru_cache(maxsize=8192)
@@ -388,6 +394,7 @@ def _fit(name: str, width: int = NAME_WIDTH) -> str:
     return name if len(name) <= width else name[: width - 1] + "…"
 
 
+@lru_cache(maxsize=1024)
 def _language_name(code: str, locale: Locale) -> str:
     try:
         name = Locale.parse(code).get_display_name(locale)
