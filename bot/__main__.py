@@ -32,6 +32,10 @@ Configuration comes from environment variables or a .env file in the working dir
   BOT_DEFAULT_LANGUAGE  da, ar, tr, so, ku, ckb or en (default da)
   BOT_TIMEZONE          default Europe/Copenhagen
   BOT_CONTENT_DIR       folder with goals.yaml, menu.yaml, services.yaml, pathways (default flows/)
+  BOT_STATS_THRESHOLD   residents' attributes counted fewer times are hidden in reports (default 5)
+  BOT_LOG_LEVEL         DEBUG, INFO, WARNING or ERROR (default INFO)
+
+Start with `vollsmose-bot chat` to try it, `vollsmose-bot check` after editing content.
 """
 
 
