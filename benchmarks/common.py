@@ -15,7 +15,6 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, MessageHandler
 from telegram.ext import filters as ptb_filters
-from telegram.request import RequestData
 
 from bot.config import REPOSITORY, Settings, load_settings
 from bot.engine import Engine, Reply
@@ -128,21 +127,8 @@ class CountingRequest(OfflineRequest):
         super().__init__(delay=delay, record=False)
         self.counts: dict[str, int] = {}
 
-    async def do_request(
-        self,
-        url: str,
-        method: str,
-        request_data: RequestData | None = None,
-        read_timeout: Any = None,
-        write_timeout: Any = None,
-        connect_timeout: Any = None,
-        pool_timeout: Any = None,
-    ) -> tuple[int, bytes]:
-        api_method = url.rsplit("/", 1)[-1]
-        self.counts[api_method] = self.counts.get(api_method, 0) + 1
-        return await super().do_request(
-            url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
-        )
+    def on_request(self, method: str, params: dict[str, Any]) -> None:
+        self.counts[method] = self.counts.get(method, 0) + 1
 
     def reset(self) -> None:
         self.counts.clear()

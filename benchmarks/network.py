@@ -7,8 +7,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from telegram.request import RequestData
-
 from benchmarks.common import (
     CONTENT_METHODS,
     FINAL_METHODS,
@@ -43,28 +41,15 @@ class OrderRequest(CountingRequest):
         self.expected = calls
         self.finished.clear()
 
-    async def do_request(
-        self,
-        url: str,
-        method: str,
-        request_data: RequestData | None = None,
-        read_timeout: Any = None,
-        write_timeout: Any = None,
-        connect_timeout: Any = None,
-        pool_timeout: Any = None,
-    ) -> tuple[int, bytes]:
-        api_method = url.rsplit("/", 1)[-1]
-        if api_method in CONTENT_METHODS and request_data is not None:
-            params = request_data.parameters
+    def on_request(self, method: str, params: dict[str, Any]) -> None:
+        if method in CONTENT_METHODS:
             self.sequences.setdefault(int(params["chat_id"]), []).append(str(params["text"]))
-        answer = await super().do_request(
-            url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
-        )
-        if api_method in FINAL_METHODS:
+
+    def on_answer(self, method: str) -> None:
+        if method in FINAL_METHODS:
             self.answered += 1
             if self.expected and self.answered >= self.expected:
                 self.finished.set()
-        return answer
 
 
 def _same(got: list[str], before: list[str], after: list[str]) -> bool:

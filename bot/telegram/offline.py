@@ -65,6 +65,7 @@ class OfflineRequest(BaseRequest):
         params = request_data.parameters if request_data is not None else {}
         if self.record:
             self.calls.append(RecordedCall(api_method, dict(params)))
+        self.on_request(api_method, params)
         if self.delay:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
@@ -73,7 +74,14 @@ class OfflineRequest(BaseRequest):
             finally:
                 self.in_flight -= 1
         result = self._result(api_method, params)
+        self.on_answer(api_method)
         return 200, json.dumps({"ok": True, "result": result}).encode()
+
+    def on_request(self, method: str, params: dict[str, Any]) -> None:
+        """Called as each call arrives; subclasses watch calls here (the default does nothing)."""
+
+    def on_answer(self, method: str) -> None:
+        """Called as each call is answered, after any simulated round trip."""
 
     def _result(self, method: str, params: dict[str, Any]) -> Any:
         if method == "getMe":
