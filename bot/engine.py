@@ -175,7 +175,7 @@ class Engine:
             (Button(label, self.data(m.target)),) for label, m in zip(labels, matches, strict=True)
         ]
         rows.append(self._nav(self.content.start, tr))
-        return Reply(tr.bidi(text), _bidi_rows(rows, tr), screen="suggest")
+        return self._reply(text, rows, tr, "suggest")
 
     def directory(self, target: str, language: str) -> Reply:
         """The association directory: categories, then age groups, then pages of associations.
@@ -194,7 +194,8 @@ class Engine:
             ]
             if directory.consultant:
                 consultant = self.content.services[directory.consultant]
-                rows.append((Button(_(consultant.name), self.data("@" + directory.consultant)),))
+                target_card = CARD_PREFIX + directory.consultant
+                rows.append((Button(_(consultant.name), self.data(target_card)),))
             back = self.content.parent_of.get(DIRECTORY, self.content.start)
             rows.append(self._nav(back, tr))
             # Translators: above the list of kinds of association (sport, culture, ...).
@@ -226,7 +227,9 @@ class Engine:
         pages = max(1, -(-len(entries) // PAGE_SIZE))
         page = min(page, pages - 1)
         shown = entries[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
-        rows = [(Button(_(entry.name), self.data("@" + entry_id)),) for entry_id, entry in shown]
+        rows = [
+            (Button(_(entry.name), self.data(CARD_PREFIX + entry_id)),) for entry_id, entry in shown
+        ]
         paging = []
         if page > 0:
             paging.append(
@@ -369,7 +372,7 @@ class Engine:
             rows.append((Button("🌐 " + _("Language"), self.data(PICKER)),))
         else:
             rows.append(self._nav(self.content.parent_of[screen_id], tr, here=screen_id))
-        return Reply(tr.bidi(text), _bidi_rows(rows, tr), screen=screen_id)
+        return self._reply(text, rows, tr, screen_id)
 
     def _nav(self, back: str, tr: Translator, here: str = "") -> tuple[Button, ...]:
         """The row under every screen: back, the main menu, and the emergency numbers."""
