@@ -13,13 +13,14 @@ from telegram import (
     InlineKeyboardMarkup,
     Message,
     Update,
+    User,
 )
 from telegram.constants import ChatType
 from telegram.error import BadRequest, Conflict, Forbidden, TelegramError
 from telegram.ext import ApplicationHandlerStop
 
 from bot.engine import Button, Reply
-from bot.i18n import DEFAULT_LANGUAGE, best_language
+from bot.i18n import best_language
 from bot.telegram.context import GuideContext
 
 log = logging.getLogger(__name__)
@@ -73,12 +74,19 @@ async def throttle(update: Update, context: GuideContext) -> None:
         return
     if verdict == "warn" and update.effective_chat and update.effective_chat.type == "private":
         log.info("update %s: a resident is flooding; pausing them", update.update_id)
-        language = best_language(user.language_code) or DEFAULT_LANGUAGE
-        if context.bot_data.residents is not None:
-            language = await context.residents.language(user.id) or language
+        _chosen, language = await _languages(user, context)
         reply = context.engine.slow_down(language)
         await context.bot.send_message(update.effective_chat.id, reply.text)
     raise ApplicationHandlerStop
+
+
+async def _languages(user: User, context: GuideContext) -> tuple[str | None, str]:
+    """The language the resident chose (if any), and the one to answer in: the choice, else
+    Telegram's hint when it is a shipped language, else the bot's default."""
+    residents = context.bot_data.residents
+    chosen = await residents.language(user.id) if residents is not None else None
+    default = context.bot_data.settings.bot_default_language  # type: ignore[union-attr]
+    return chosen, chosen or best_language(user.language_code) or default
 
 
 async def resolve_language(update: Update, context: GuideContext) -> None:
@@ -87,9 +95,8 @@ async def resolve_language(update: Update, context: GuideContext) -> None:
     context.language = context.bot_data.settings.bot_default_language  # type: ignore[union-attr]
     if user is None or user.is_bot:
         return
-    chosen = await context.residents.language(user.id)
+    chosen, context.language = await _languages(user, context)
     context.chosen_language = chosen
-    context.language = chosen or best_language(user.language_code) or context.language
     if chosen is not None and update.effective_chat and update.effective_chat.type == "private":
         await context.residents.count_language(user.id, chosen)
 
@@ -101,8 +108,13 @@ async def show(update: Update, context: GuideContext, reply: Reply) -> None:
         return
     if reply.referral is not None and update.effective_user is not None:
         await context.residents.count_referral(update.effective_user.id, reply.referral)
-    await context.bot.send_message(chat.id, reply.text, reply_markup=keyboard(reply))
-    await _send_venue(context, chat.id, reply)
+    await _send(context, chat.id, reply)
+
+
+async def _send(context: GuideContext, chat_id: int, reply: Reply) -> None:
+    """The reply as a new message, then its venue pin if it has one."""
+    await context.bot.send_message(chat_id, reply.text, reply_markup=keyboard(reply))
+    await _send_venue(context, chat_id, reply)
 
 
 async def _send_venue(context: GuideContext, chat_id: int, reply: Reply) -> None:
@@ -124,23 +136,21 @@ async def edit(query: CallbackQuery, context: GuideContext, reply: Reply) -> Non
     if reply.referral is not None:
         # The count is committed before the card is shown: a crash after this loses nothing.
         await context.residents.count_referral(query.from_user.id, reply.referral)
-    if isinstance(message, Message):
-        try:
-            await message.edit_text(reply.text, reply_markup=keyboard(reply))
-        except BadRequest as error:
-            if _is(error, _HARMLESS):
-                pass
-            elif _is(error, _SEND_INSTEAD):
-                await context.bot.send_message(
-                    message.chat.id, reply.text, reply_markup=keyboard(reply)
-                )
-            else:
-                raise
-        await _send_venue(context, message.chat.id, reply)
-    elif message is not None:
+    if message is None:
+        return
+    if not isinstance(message, Message):
         # An inaccessible (very old) message: answer with a new one.
-        await context.bot.send_message(message.chat.id, reply.text, reply_markup=keyboard(reply))
-        await _send_venue(context, message.chat.id, reply)
+        await _send(context, message.chat.id, reply)
+        return
+    try:
+        await message.edit_text(reply.text, reply_markup=keyboard(reply))
+    except BadRequest as error:
+        if _is(error, _SEND_INSTEAD):
+            await _send(context, message.chat.id, reply)
+            return
+        if not _is(error, _HARMLESS):
+            raise
+    await _send_venue(context, message.chat.id, reply)
 
 
 async def on_start(update: Update, context: GuideContext) -> None:
