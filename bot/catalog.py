@@ -12,7 +12,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 
-from bot.i18n import DOMAIN, LANGUAGES, LOCALES_DIR
+from bot.i18n import DOMAIN, LANGUAGES, LOCALES_DIR, catalog_file
 
 ROOT = LOCALES_DIR.parent
 FLOW_EXTRACTOR = "bot.i18n_extract:extract_flows"
@@ -35,7 +35,7 @@ class Status:
 
 
 def po_path(language: str, locales: Path = LOCALES_DIR) -> Path:
-    return locales / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+    return catalog_file(locales, language, ".po")
 
 
 def extract(

@@ -82,6 +82,11 @@ class Translator:
         return _LTR_RUN.sub(lambda match: f"{LRI}{match.group(0)}{PDI}", text)
 
 
+def catalog_file(locales: Path, code: str, suffix: str = ".mo") -> Path:
+    """Where a language's catalog lives: locales/<code>/LC_MESSAGES/messages.mo (or .po)."""
+    return locales / code / "LC_MESSAGES" / f"{DOMAIN}{suffix}"
+
+
 class Catalogs:
     """The compiled catalogs of all shipped languages, each falling back to Danish, then English."""
 
@@ -98,7 +103,7 @@ class Catalogs:
             self._translators[code] = Translator(code, translations)
 
     def _load(self, code: str) -> gettext.NullTranslations:
-        mo = self.locales_dir / code / "LC_MESSAGES" / f"{DOMAIN}.mo"
+        mo = catalog_file(self.locales_dir, code)
         if not mo.is_file():
             return gettext.NullTranslations()
         with mo.open("rb") as fileobj:
@@ -109,11 +114,7 @@ class Catalogs:
 
     def missing(self) -> list[str]:
         """Shipped languages whose compiled catalog is not there (set-up not run)."""
-        return [
-            code
-            for code in LANGUAGES
-            if not (self.locales_dir / code / "LC_MESSAGES" / f"{DOMAIN}.mo").is_file()
-        ]
+        return [code for code in LANGUAGES if not catalog_file(self.locales_dir, code).is_file()]
 
 
 def best_language(hint: str | None) -> str | None:
