@@ -188,3 +188,19 @@ async def test_updates_of_many_residents_run_concurrently_each_in_order(
         per_resident.setdefault(int(call.params["chat_id"]), []).append(call.params["text"])
     expected = [engine.screen(screen, "da").text for screen in screens]
     assert all(texts == expected for texts in per_resident.values())
+
+
+async def test_nightly_job_forgets_language_choices_unused_for_six_months(
+    app: Application, settings: Settings
+) -> None:
+    """A choice last seen seven months ago is deleted by the nightly job, not only at start."""
+    [job] = app.job_queue.get_jobs_by_name("purge-language-choices")  # type: ignore[union-attr]
+    db = sqlite3.connect(settings.bot_database)
+    with db:
+        db.execute(
+            "INSERT INTO preferences (resident, language, last_seen) VALUES (?, 'ar', '2000-01')",
+            (b"x" * 16,),
+        )
+    await job.run(app)
+    assert db.execute("SELECT count(*) FROM preferences").fetchone() == (0,)
+    db.close()

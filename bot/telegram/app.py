@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import ssl
 
@@ -48,6 +49,9 @@ class WithholdRawUpdates(logging.Filter):
             record.args = None
         return True
 
+
+# Language choices unused for six months are deleted at start and every night at this time.
+PURGE_TIME = dt.time(3, 30)
 
 # The commands residents see in Telegram's menu, with their descriptions (translated per language).
 COMMANDS: tuple[tuple[str, str], ...] = (
@@ -151,14 +155,26 @@ async def _post_init(application: Application) -> None:
     storage = await Storage.open(settings.bot_database)
     residents = Residents(storage, ResidentKey.from_file(settings.secret_file), settings.timezone)
     services.residents = residents
-    purged = await residents.purge()
-    if purged:
-        log.info("deleted %d language choices unused for six months", purged)
+    await _purge(application)
+    if application.job_queue is not None:
+        # A bot that runs for months without a restart still forgets unused choices.
+        application.job_queue.run_daily(
+            lambda context: _purge(context.application),
+            time=PURGE_TIME.replace(tzinfo=settings.timezone),
+            name="purge-language-choices",
+        )
     await set_commands(application, services.catalogs)
     await staff.start(application)  # staff commands, Monday report job, catch-up
     log.info(
         "ready: content version %s", services.engine.content.version if services.engine else ""
     )
+
+
+async def _purge(application: Application) -> None:
+    """Delete language choices unused for six months, as /privacy promises."""
+    residents = application.bot_data.residents
+    if residents is not None and (purged := await residents.purge()):
+        log.info("deleted %d language choices unused for six months", purged)
 
 
 async def _post_shutdown(application: Application) -> None:
