@@ -21,6 +21,7 @@ from bot.engine import Engine, Reply
 from bot.residents import Residents
 from bot.telegram import build_application
 from bot.telegram.context import Services
+from bot.telegram.guidebot import GuideBot
 from bot.telegram.offline import OfflineRequest
 
 TOKEN = "123456:BENCH-token-for-the-offline-bot-api"
@@ -264,8 +265,19 @@ def canned(reply: Reply) -> Canned:
     return Canned(reply.text, markup, venue)
 
 
-def build_minimal(request: OfflineRequest, answers: MinimalAnswers) -> Application:
-    """The cheapest python-telegram-bot bot making the same Bot API calls: no storage, no logic."""
+def build_minimal(
+    request: OfflineRequest, answers: MinimalAnswers, *, unparsed: bool = False
+) -> Application:
+    """The cheapest python-telegram-bot bot making the same Bot API calls: no storage, no logic.
+
+    unparsed: post the way our bot does (GuideBot), without turning Telegram's answers into
+    Messages; the ratio to this bot is what our own logic costs.
+    """
+    if unparsed:
+        bot = GuideBot(TOKEN, request=request, get_updates_request=request)
+        builder = ApplicationBuilder().bot(bot)
+    else:
+        builder = ApplicationBuilder().token(TOKEN).request(request).get_updates_request(request)
 
     async def on_press(update: Update, context: Any) -> None:
         query = update.callback_query
@@ -273,20 +285,27 @@ def build_minimal(request: OfflineRequest, answers: MinimalAnswers) -> Applicati
         assert query.message is not None
         answer = answers.buttons[query.data or ""]
         await query.answer()
+        chat_id = query.message.chat.id
+        if unparsed:
+            await bot.edit_reply(chat_id, query.message.message_id, answer.text, answer.markup)
+            if answer.venue is not None:
+                await bot.send_pin(chat_id, **answer.venue)
+            return
         await query.edit_message_text(answer.text, reply_markup=answer.markup)
         if answer.venue is not None:
-            await context.bot.send_venue(query.message.chat.id, **answer.venue)
+            await context.bot.send_venue(chat_id, **answer.venue)
 
     async def on_text(update: Update, context: Any) -> None:
         message = update.message
         assert message is not None
         reply = answers.text_reply
-        if reply is None:
-            await context.bot.send_message(message.chat.id, message.text or "")
+        text, markup = (message.text or "", None) if reply is None else (reply.text, reply.markup)
+        if unparsed:
+            await bot.send_reply(message.chat.id, text, markup)
         else:
-            await context.bot.send_message(message.chat.id, reply.text, reply_markup=reply.markup)
+            await context.bot.send_message(message.chat.id, text, reply_markup=markup)
 
-    app = ApplicationBuilder().token(TOKEN).request(request).get_updates_request(request).build()
+    app = builder.build()
     app.add_handler(CallbackQueryHandler(on_press))
     app.add_handler(MessageHandler(ptb_filters.TEXT & ~ptb_filters.COMMAND, on_text))
     return app

@@ -183,57 +183,58 @@ def typed_messages(engine: Engine, template: str, count: int, seed: int, screen:
 
 
 async def ratios(engine: Engine, directory: Path, scale: Scale) -> dict[str, Comparison]:
-    """Tap, referral and typed-text cost of our bot against the minimal bot, alternately."""
+    """Tap, referral and typed-text cost of our bot against the minimal bot, alternately.
+
+    The `*_unparsed` diagnostics compare with a minimal bot that, like ours, does not parse
+    Telegram's answers: what our own logic costs, with half the rounds each.
+    """
     rounds = scale.rounds + 1  # plus the warm-up round
+    half = max(3, rounds // 2)
     n = rounds * scale.per_round
     # Every typed message is different, in every round: a cache of whole messages gets nothing.
     texts = {
         "text": typed_messages(engine, TEMPLATE, n, 1, "suggest"),
         "text_unmatched": typed_messages(engine, UNMATCHED_TEMPLATE, n, 2, "pointer"),
+        "text_unparsed": typed_messages(engine, TEMPLATE, n, 3, "suggest"),
     }
-    texts["text_same_reply"] = texts["text"]
-    ours_request, minimal_request = CountingRequest(), CountingRequest()
+    ours_request = CountingRequest()
     ours = await open_ours(make_settings(directory), engine, ours_request)
     answers = MinimalAnswers()
-    minimal = build_minimal(minimal_request, answers)
+    minimal = build_minimal(CountingRequest(), answers)
+    unparsed = build_minimal(CountingRequest(), answers, unparsed=True)
     await minimal.initialize()
+    await unparsed.initialize()
     results: dict[str, Comparison] = {}
     try:
         # Taps: residents who chose Danish and were counted today press to the pathways' screens.
         targets = list(engine.content.pathways)
         for target in targets:
             answers.buttons[engine.data(target)] = canned(engine.press(engine.data(target), "da"))
-        groups = _groups(100_000, rounds, scale.per_round)
-        await prepare_residents(
-            ours, dict.fromkeys((u for g in groups for u in g), "da"), counted_today=True
-        )
-        group_payloads = [
-            [
-                press_json(user_id, engine.data(targets[i % len(targets)]), i + 1)
-                for i, user_id in enumerate(group)
-            ]
-            for group in groups
-        ]
-        ours_request.reset()
-        results["tap"] = await _compare(
-            ours, minimal, [group_payloads[r % len(groups)] for r in range(rounds)]
-        )
-        _check(ours_request, {"answerCallbackQuery": n, "editMessageText": n}, "tap")
 
-        # The same taps from residents who never chose a language (Telegram's language_code is
-        # used): a diagnostic, with half the rounds.
-        count = max(3, rounds // 2)
-        groups = _groups(150_000, count, scale.per_round)
-        group_payloads = [
-            [
-                press_json(user_id, engine.data(targets[i % len(targets)]), i + 1)
-                for i, user_id in enumerate(group)
+        async def taps(key: str, first: int, count: int, other: Application, chosen: bool) -> None:
+            groups = _groups(first, count, scale.per_round)
+            if chosen:
+                residents = (u for g in groups for u in g)
+                await prepare_residents(ours, dict.fromkeys(residents, "da"), counted_today=True)
+            group_payloads = [
+                [
+                    press_json(user_id, engine.data(targets[i % len(targets)]), i + 1)
+                    for i, user_id in enumerate(group)
+                ]
+                for group in groups
             ]
-            for group in groups
-        ]
-        results["tap_unchosen"] = await _compare(
-            ours, minimal, [group_payloads[r % len(groups)] for r in range(count)]
-        )
+            ours_request.reset()
+            results[key] = await _compare(
+                ours, other, [group_payloads[r % len(groups)] for r in range(count)]
+            )
+            presses = count * scale.per_round
+            _check(ours_request, {"answerCallbackQuery": presses, "editMessageText": presses}, key)
+
+        await taps("tap", 100_000, rounds, minimal, chosen=True)
+        # The same taps from residents who never chose a language (Telegram's language_code is
+        # used), then against the minimal bot that does not parse answers either.
+        await taps("tap_unchosen", 150_000, half, minimal, chosen=False)
+        await taps("tap_unparsed", 170_000, half, unparsed, chosen=True)
 
         # Referrals: every press is a new resident's first card of the day, so each one commits.
         data = engine.data(CARD)
@@ -241,40 +242,38 @@ async def ratios(engine: Engine, directory: Path, scale: Scale) -> dict[str, Com
         assert card.referral is not None
         assert card.venue is not None
         answers.buttons[data] = canned(card)
-        per_round = scale.referrals_per_round
-        first = 200_000
-        newcomers = range(first, first + rounds * per_round)
-        await prepare_residents(ours, dict.fromkeys(newcomers, "da"), counted_today=True)
         storage = residents_of(ours).storage
         today = residents_of(ours).today()
-        before = sum(row[3] for row in await storage.referrals(today, today + dt.timedelta(1)))
-        ours_request.reset()
-        results["referral"] = await _compare(
-            ours,
-            minimal,
-            [
-                [press_json(first + r * per_round + i, data, 7) for i in range(per_round)]
-                for r in range(rounds)
-            ],
-        )
-        shown = rounds * per_round
-        _check(ours_request, {"editMessageText": shown, "sendVenue": shown}, "referral")
-        after = sum(row[3] for row in await storage.referrals(today, today + dt.timedelta(1)))
-        if after - before != shown:
-            raise RuntimeError(f"referral: {shown} cards shown but {after - before} counted")
+        per_round = scale.referrals_per_round
+        for key, first, count, other in (
+            ("referral", 200_000, rounds, minimal),
+            ("referral_unparsed", 400_000, half, unparsed),
+        ):
+            newcomers = range(first, first + count * per_round)
+            await prepare_residents(ours, dict.fromkeys(newcomers, "da"), counted_today=True)
+            counted = await storage.referrals(today, today + dt.timedelta(1))
+            before = sum(row[3] for row in counted)
+            ours_request.reset()
+            results[key] = await _compare(
+                ours,
+                other,
+                [
+                    [press_json(first + r * per_round + i, data, 7) for i in range(per_round)]
+                    for r in range(count)
+                ],
+            )
+            shown = count * per_round
+            _check(ours_request, {"editMessageText": shown, "sendVenue": shown}, key)
+            counted = await storage.referrals(today, today + dt.timedelta(1))
+            if sum(row[3] for row in counted) - before != shown:
+                raise RuntimeError(f"{key}: {shown} cards shown but not as many counted")
 
-        # Typed text: 300 characters through every keyword of all seven languages, fuzzily.
-        # text_same_reply: against a minimal bot answering with our reply's text and keyboard,
-        # which isolates what understanding the text costs from what a keyboard costs PTB.
-        cases = (
-            ("text", None),
-            ("text_unmatched", None),
-            ("text_same_reply", canned(engine.typed(TYPED, "da"))),
-        )
-        for index, (key, fixed) in enumerate(cases):
-            answers.text_reply = fixed
-            # The two diagnostic variants get half the rounds, to keep the whole run short.
-            count = rounds if key == "text" else max(3, rounds // 2)
+        # Typed text: 300 characters through every keyword of all seven languages, fuzzily,
+        # against the minimal bot's echo.
+        for index, (key, other) in enumerate(
+            (("text", minimal), ("text_unmatched", minimal), ("text_unparsed", unparsed))
+        ):
+            count = rounds if key == "text" else half
             groups = _groups(20_000_000 + index * 100_000, count, scale.per_round)
             await prepare_residents(
                 ours, dict.fromkeys((u for g in groups for u in g), "da"), counted_today=True
@@ -285,11 +284,12 @@ async def ratios(engine: Engine, directory: Path, scale: Scale) -> dict[str, Com
                 for r in range(count)
             ]
             ours_request.reset()
-            results[key] = await _compare(ours, minimal, round_payloads)
+            results[key] = await _compare(ours, other, round_payloads)
             _check(ours_request, {"sendMessage": count * scale.per_round}, key)
     finally:
         await close_ours(ours)
         await minimal.shutdown()
+        await unparsed.shutdown()
     return results
 
 

@@ -71,6 +71,12 @@ class Words:
         """The loose words with a space on each side, for finding whole phrases."""
         return " " + " ".join(self.loose) + " "
 
+    @cached_property
+    def fuzzy(self) -> tuple[str, ...]:
+        """The distinct loose words long enough to be misspelt keywords, found once for both
+        the crisis and the topic index."""
+        return tuple(w for w in dict.fromkeys(self.loose) if len(w) >= _FUZZY_MIN_LENGTH)
+
 
 @lru_cache(maxsize=8192)
 def _fold_token(token: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -140,8 +146,8 @@ class KeywordIndex:
                 if target is not None and target not in found:
                     found[target] = Match(target, word, exact=True)
         if not found:
-            for word in dict.fromkeys(words.loose):
-                if len(word) >= _FUZZY_MIN_LENGTH and (key := self._near(word)) is not None:
+            for word in words.fuzzy:
+                if (key := self._near(word)) is not None:
                     target = self._words[key]
                     found.setdefault(target, Match(target, key, exact=False))
         return list(found.values())[:limit]

@@ -29,6 +29,7 @@ from bot.residents import Residents
 from bot.storage import Storage
 from bot.telegram import handlers, staff
 from bot.telegram.context import GuideContext, Services
+from bot.telegram.guidebot import GuideBot
 from bot.telegram.processor import PerResidentUpdateProcessor
 from bot.telegram.request import RetryingRequest
 from bot.telegram.throttle import Throttle
@@ -78,29 +79,32 @@ def build_application(
     """
     assert settings.token is not None, "the terminal chat runs without a token, not this"
     context_types = ContextTypes(context=GuideContext, bot_data=Services)
-    builder = (
-        ApplicationBuilder()
-        .token(settings.token)
-        .base_url(f"{settings.telegram_api_url}/bot")
-        .base_file_url(f"{settings.telegram_api_url}/file/bot")
-        .context_types(context_types)
-        .concurrent_updates(PerResidentUpdateProcessor())
-        .post_init(_post_init)
-        .post_shutdown(_post_shutdown)
-    )
-    if rate_limit:
-        # max_retries: a 429 from Telegram is waited out and retried instead of failing the reply.
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
     if request is None:
         # Loading the system's certificates takes tens of milliseconds: do it once for both.
         tls = {"verify": ssl.create_default_context()}
         # One connection per update handled at once, as python-telegram-bot's own default.
         request = RetryingRequest(connection_pool_size=256, httpx_kwargs=tls)
         # Long polling holds its connection for the whole poll: give it a client of its own.
-        builder = builder.get_updates_request(RetryingRequest(read_timeout=30, httpx_kwargs=tls))
+        updates_request: BaseRequest = RetryingRequest(read_timeout=30, httpx_kwargs=tls)
     else:
-        builder = builder.get_updates_request(request)
-    builder = builder.request(request)
+        updates_request = request
+    bot = GuideBot(
+        settings.token,
+        base_url=f"{settings.telegram_api_url}/bot",
+        base_file_url=f"{settings.telegram_api_url}/file/bot",
+        request=request,
+        get_updates_request=updates_request,
+        # max_retries: a 429 from Telegram is waited out and retried instead of failing the reply.
+        rate_limiter=AIORateLimiter(max_retries=3) if rate_limit else None,
+    )
+    builder = (
+        ApplicationBuilder()
+        .bot(bot)
+        .context_types(context_types)
+        .concurrent_updates(PerResidentUpdateProcessor())
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+    )
     application = builder.build()
     services: Services = application.bot_data
     services.settings = settings

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from telegram.ext import Application, CallbackContext, ExtBot
+from telegram.ext import Application, CallbackContext
 
 from bot.config import Settings
 from bot.engine import Engine
 from bot.i18n import Catalogs, Translator
+from bot.telegram.guidebot import GuideBot
 from bot.telegram.throttle import Throttle
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ class Services:
     throttle: Throttle | None = None
 
 
-class GuideContext(CallbackContext[ExtBot[None], dict, dict, Services]):
+class GuideContext(CallbackContext[GuideBot, dict, dict, Services]):
     """CallbackContext with typed access to the bot's parts and the resident's language."""
 
     def __init__(

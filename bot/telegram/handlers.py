@@ -76,7 +76,7 @@ async def throttle(update: Update, context: GuideContext) -> None:
         log.info("update %s: a resident is flooding; pausing them", update.update_id)
         _chosen, language = await _languages(user, context)
         reply = context.engine.slow_down(language)
-        await context.bot.send_message(update.effective_chat.id, reply.text)
+        await context.bot.send_reply(update.effective_chat.id, reply.text)
     raise ApplicationHandlerStop
 
 
@@ -113,7 +113,7 @@ async def show(update: Update, context: GuideContext, reply: Reply) -> None:
 
 async def _send(context: GuideContext, chat_id: int, reply: Reply) -> None:
     """The reply as a new message, then its venue pin if it has one."""
-    await context.bot.send_message(chat_id, reply.text, reply_markup=keyboard(reply))
+    await context.bot.send_reply(chat_id, reply.text, keyboard(reply))
     await _send_venue(context, chat_id, reply)
 
 
@@ -121,7 +121,7 @@ async def _send_venue(context: GuideContext, chat_id: int, reply: Reply) -> None
     if reply.venue is None:
         return
     venue = reply.venue
-    await context.bot.send_venue(
+    await context.bot.send_pin(
         chat_id,
         latitude=venue.latitude,
         longitude=venue.longitude,
@@ -143,7 +143,9 @@ async def edit(query: CallbackQuery, context: GuideContext, reply: Reply) -> Non
         await _send(context, message.chat.id, reply)
         return
     try:
-        await message.edit_text(reply.text, reply_markup=keyboard(reply))
+        await context.bot.edit_reply(
+            message.chat.id, message.message_id, reply.text, keyboard(reply)
+        )
     except BadRequest as error:
         if _is(error, _SEND_INSTEAD):
             await _send(context, message.chat.id, reply)
