@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import itertools
-import json
 import struct
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -55,15 +54,13 @@ class FilesRequest(OfflineRequest):
         self.fail = fail
 
     async def do_request(self, url: str, method: str, request_data: Any = None, **kwargs: Any):
-        api_method = url.rsplit("/", 1)[-1]
         if request_data is not None and request_data.contains_files:
             parts = request_data.multipart_data or {}
-            self.files.append((api_method, {name: part[1] for name, part in parts.items()}))
-        if self.fail(api_method, request_data.parameters if request_data else {}):
-            self.calls.append(RecordedCall(api_method, dict(request_data.parameters)))
-            body = {"ok": False, "error_code": 400, "description": "Bad Request: chat not found"}
-            return 400, json.dumps(body).encode()
+            self.files.append((url.rsplit("/", 1)[-1], {n: part[1] for n, part in parts.items()}))
         return await super().do_request(url, method, request_data, **kwargs)
+
+    def refuse(self, method: str, params: dict[str, Any]) -> tuple[int, str] | None:
+        return (400, "Bad Request: chat not found") if self.fail(method, params) else None
 
 
 @pytest.fixture

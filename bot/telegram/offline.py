@@ -66,6 +66,11 @@ class OfflineRequest(BaseRequest):
         if self.record:
             self.calls.append(RecordedCall(api_method, dict(params)))
         self.on_request(api_method, params)
+        refused = self.refuse(api_method, params)
+        if refused is not None:
+            status, description = refused
+            body = {"ok": False, "error_code": status, "description": description}
+            return status, json.dumps(body).encode()
         if self.delay:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
@@ -82,6 +87,11 @@ class OfflineRequest(BaseRequest):
 
     def on_answer(self, method: str) -> None:
         """Called as each call is answered, after any simulated round trip."""
+
+    def refuse(self, method: str, params: dict[str, Any]) -> tuple[int, str] | None:
+        """An error to answer this call with, as (HTTP status, description); None answers it as
+        Telegram would. Subclasses inject Bot API errors here (the default refuses nothing)."""
+        return None
 
     def _result(self, method: str, params: dict[str, Any]) -> Any:
         if method == "getMe":
