@@ -34,8 +34,9 @@ format: $(VENV)/.test-installed
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# Two workers: tests share no port (each asks the system for a free one) and no file (tmp_path).
 test: $(VENV)/.test-installed catalogs lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 bench: $(VENV)/.test-installed catalogs
 	$(BIN)/python -m benchmarks

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ast
 import asyncio
-import datetime as dt
 import io
 import itertools
 import json
@@ -756,7 +755,7 @@ def test_the_audit_finds_ids_and_names_but_not_chance_matches(settings: Settings
     personal = Personal(ids={123_456_789}, names={"Zainab Qwertyuiop"}, texts={"0000"})
     log = settings.bot_database.parent / "x.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    log.write_text(f"{dt.date.today()} 123456789 Zainab Qwertyuiop 0000", encoding="utf-8")
+    log.write_text("2026-11-30 123456789 Zainab Qwertyuiop 0000", encoding="utf-8")
     found = find_personal([log], personal)
     assert found == ["x.log: user id 123456789", "x.log: name 'Zainab Qwertyuiop'"]
     assert not distinctive("0000")
