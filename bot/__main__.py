@@ -237,13 +237,23 @@ def _catalog(action: str) -> int:
         catalog.update()
         print("updated " + ", ".join(catalog.po_path(code).as_posix() for code in LANGUAGES))
     elif action == "compile":
-        catalog.compile_all()
+        try:
+            catalog.compile_all()
+        except catalog.CatalogRefused as refused:
+            for problem in refused.problems:
+                print(problem, file=sys.stderr)
+            print(
+                f"{len(refused.problems)} problem(s): the catalogs named above were not "
+                "compiled (the bot keeps their previous translations). Fix them, then compile.",
+                file=sys.stderr,
+            )
+            return 1
         print("compiled " + ", ".join(LANGUAGES))
     else:
         for status in catalog.status():
             print(
                 f"{status.language:4} {status.share:6.1%}  {status.translated}/{status.total}"
-                + (f"  {status.fuzzy} fuzzy" if status.fuzzy else "")
+                + (f"  {status.fuzzy} to review (fuzzy)" if status.fuzzy else "")
             )
     return 0
 

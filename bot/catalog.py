@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
+import os
 import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,7 +52,7 @@ def extract(
         (flows or root / "flows", [("**.yaml", FLOW_EXTRACTOR)]),
     ]
     for folder, method_map in sources:
-        for filename, lineno, message, comments, context in extract_from_dir(
+        for filename, _lineno, message, comments, context in extract_from_dir(
             folder,
             method_map=method_map,
             keywords=KEYWORDS,
@@ -57,11 +60,34 @@ def extract(
             strip_comment_tags=True,
         ):
             name = filename if folder == root else f"{folder.name}/{filename}"
-            template.add(message, None, [(name, lineno)], auto_comments=comments, context=context)
+            # The file without its line: line numbers would change every catalog on every edit
+            # of the code above a text, burying real changes in review.
+            template.add(message, None, [(name, None)], auto_comments=comments, context=context)
     if locales is not None:
-        with (locales / f"{DOMAIN}.pot").open("wb") as out:
-            write_po(out, template, width=100, omit_header=False, sort_output=False)
+        _write_po(locales / f"{DOMAIN}.pot", template)
     return template
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Replace path with data in one step, so an interrupted write never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _write_po(path: Path, catalog: Catalog) -> None:
+    """Write a .po or .pot atomically, obsolete entries and previous msgids kept for review."""
+    out = io.BytesIO()
+    write_po(out, catalog, width=100, include_previous=True, include_lineno=False)
+    _atomic_write(path, out.getvalue())
 
 
 def _read(path: Path, language: str | None = None) -> Catalog:
@@ -70,31 +96,52 @@ def _read(path: Path, language: str | None = None) -> Catalog:
 
 
 def update(locales: Path = LOCALES_DIR, languages: tuple[str, ...] = LANGUAGES) -> None:
-    """Bring every language's .po in line with messages.pot; new texts arrive untranslated."""
+    """Bring every language's .po in line with messages.pot without losing a translation.
+
+    A changed text keeps its old translation, marked fuzzy (with the old msgid beside it) until a
+    reviewer confirms it; a removed text is kept as an obsolete entry (#~), and comes back
+    translated if the text returns."""
     template = _read(locales / f"{DOMAIN}.pot")
     for language in languages:
         path = po_path(language, locales)
         if path.is_file():
             catalog = _read(path, language)
         else:
-            path.parent.mkdir(parents=True, exist_ok=True)
             catalog = Catalog(locale=language, project="vollsmose-bot", fuzzy=False)
             catalog.header_comment = f"# {language}: {REVIEW_NOTE}"
-        catalog.update(template, no_fuzzy_matching=True, update_header_comment=False)
+        # Obsolete entries take part in matching again, so an edit undone restores its text.
+        for message in list(catalog.obsolete.values()):
+            if message.id not in catalog:
+                catalog[message.id] = message
+        catalog.obsolete.clear()
+        catalog.update(template, no_fuzzy_matching=False, update_header_comment=False)
         catalog.revision_date = dt.datetime.now(dt.UTC)
-        with path.open("wb") as out:
-            write_po(out, catalog, width=100, ignore_obsolete=True)
+        _write_po(path, catalog)
+
+
+class CatalogRefused(Exception):
+    """A catalog has problems `check` would refuse; str() lists them, one a line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
 
 
 def compile_all(locales: Path = LOCALES_DIR, languages: tuple[str, ...] = LANGUAGES) -> None:
-    """Write each .po to its .mo (fuzzy entries are left out, as gettext expects)."""
-    for language in languages:
-        path = po_path(language, locales)
-        if not path.is_file():
+    """Write each .po to its .mo, refusing (CatalogRefused) every catalog that `check` refuses:
+    a misspelt placeholder would otherwise be a KeyError for residents. A refused catalog keeps
+    its previous .mo; the others are compiled."""
+    refused: list[str] = []
+    for result in status(locales, languages):
+        path = po_path(result.language, locales)
+        if result.problems:
+            refused += result.problems
             continue
-        catalog = _read(path, language)
-        with path.with_suffix(".mo").open("wb") as out:
-            write_mo(out, catalog)
+        out = io.BytesIO()
+        write_mo(out, _read(path, result.language))
+        _atomic_write(path.with_suffix(".mo"), out.getvalue())
+    if refused:
+        raise CatalogRefused(refused)
 
 
 def status(
@@ -123,7 +170,10 @@ def status(
             complete = all(message.string) if message.pluralizable else bool(message.string)
             if message.fuzzy:
                 fuzzy += 1
-                problems.append(f"{path}:{message.lineno}: fuzzy: {_short(message.id)}")
+                problems.append(
+                    f"{path}:{message.lineno}: fuzzy (the text changed; review the translation, "
+                    f"then remove the fuzzy flag): {_short(message.id)}"
+                )
             elif complete:
                 translated += 1
             else:

@@ -29,6 +29,11 @@ REVIEW = "awaits review by a native speaker"
 # -- helpers --------------------------------------------------------------------------------------
 
 
+def _without_dates(text: str) -> list[str]:
+    """A catalog's lines without the header dates that every extract and update renews."""
+    return [line for line in text.splitlines() if "-Date: " not in line]
+
+
 def _read(path: Path, language: str | None = None) -> Catalog:
     with path.open("rb") as handle:
         return read_po(handle, locale=language)
@@ -213,6 +218,136 @@ def test_new_flow_text_is_untranslated_everywhere_and_check_fails_until_translat
         assert compiled[language].gettext(NEW_LABEL) == f"[{language}] Breve fra kommunen"
 
 
+# -- an edited text keeps its translations -----------------------------------------------------
+
+
+EDITED_FROM = "How old are you?"
+
+
+def test_edited_flow_text_keeps_its_translation_as_fuzzy_until_reviewed(repo: Path) -> None:
+    """Changing a text in a flow file and running extract and update loses nothing: every
+    catalog keeps the old translation on the new text, marked fuzzy with the old msgid beside it;
+    `check` and `compile` refuse it until a reviewer clears the flag; residents never see it."""
+    locales = repo / "locales"
+    flows = repo / "flows" / "fritidsjob.yaml"
+    text = flows.read_text(encoding="utf-8")
+    old_text = next(
+        m.id
+        for m in _read(locales / f"{DOMAIN}.pot")
+        if isinstance(m.id, str) and m.id.endswith(EDITED_FROM) and m.id.startswith("A fritidsjob")
+    )
+    new_text = old_text.replace(EDITED_FROM, "How old are you now?")
+    assert text.count(EDITED_FROM) == 1
+    flows.write_text(text.replace("How old are you?", "How old are you now?", 1), encoding="utf-8")
+    before = {
+        lang: _read(catalog.po_path(lang, locales), lang)[old_text].string for lang in LANGUAGES
+    }
+    assert all(before.values())
+
+    for step in ("extract", "update"):
+        done = _cli(repo, "catalog", step)
+        assert done.returncode == 0, done.stderr
+
+    for language in LANGUAGES:
+        po = _read(catalog.po_path(language, locales), language)
+        message = po[new_text]
+        assert message is not None, language
+        assert message.string == before[language], language
+        assert message.fuzzy, language
+        # The old text stands beside it (#| msgid), so the reviewer sees what changed.
+        raw = catalog.po_path(language, locales).read_text(encoding="utf-8")
+        assert "#| msgid" in raw, language
+    shown = _cli(repo, "catalog", "status").stdout.splitlines()
+    assert len(shown) == len(LANGUAGES)
+    assert all("1 to review (fuzzy)" in line for line in shown), shown
+
+    check = _cli(repo, "check")
+    assert check.returncode == 1
+    for language in LANGUAGES:
+        po_file = catalog.po_path(language, locales).as_posix()
+        assert any(
+            po_file in line and "fuzzy" in line and "A fritidsjob" in line
+            for line in check.stderr.splitlines()
+        ), language
+    mo = catalog.po_path("tr", locales).with_suffix(".mo")
+    mo.write_bytes(b"the previous compiled catalog")
+    compiled = _cli(repo, "catalog", "compile")
+    assert compiled.returncode == 1
+    assert "fuzzy" in compiled.stderr
+    assert "not compiled" in compiled.stderr
+    assert mo.read_bytes() == b"the previous compiled catalog"
+
+    # The reviewer confirms each translation: check passes again, compile writes the catalogs.
+    for language in LANGUAGES:
+        _set_translation(locales, language, new_text, before[language] + " ")
+    after = _cli(repo, "check")
+    assert after.returncode == 0, after.stderr[-2000:]
+    assert _cli(repo, "catalog", "compile").returncode == 0
+    assert Catalogs(locales)["tr"].gettext(new_text) == before["tr"] + " "
+
+
+def test_removed_text_is_kept_as_obsolete_and_comes_back_translated(updated: Path) -> None:
+    """A text deleted from the flows stays in every catalog as an obsolete entry (#~); putting
+    the text back brings back its translation, not an empty entry."""
+    locales = updated / "locales"
+    menu = updated / "flows" / "menu.yaml"
+    original = menu.read_text(encoding="utf-8")
+    label = "Safety and emergency"
+    line = '      - {label: "Safety and emergency", to: tryghed}\n'
+    assert line in original
+    danish = _read(catalog.po_path("da", locales), "da")[label].string
+    assert danish
+
+    menu.write_text(original.replace(line, ""), encoding="utf-8")
+    catalog.extract(updated, locales)
+    catalog.update(locales)
+    po = _read(catalog.po_path("da", locales), "da")
+    assert po[label] is None
+    assert po.obsolete[label].string == danish
+    assert f'#~ msgid "{label}"' in catalog.po_path("da", locales).read_text(encoding="utf-8")
+
+    menu.write_text(original, encoding="utf-8")
+    catalog.extract(updated, locales)
+    catalog.update(locales)
+    back = _read(catalog.po_path("da", locales), "da")[label]
+    assert back is not None
+    assert back.string == danish
+    assert not back.fuzzy
+
+
+def test_line_references_do_not_churn_when_code_moves(updated: Path) -> None:
+    """Catalogs name the file of each text, not its line: adding a line of code above a text
+    changes no catalog, so a review shows only real changes."""
+    locales = updated / "locales"
+    files = [locales / f"{DOMAIN}.pot", *(catalog.po_path(lang, locales) for lang in LANGUAGES)]
+    before = {path: path.read_text(encoding="utf-8") for path in files}
+    assert "#: bot/engine.py\n" in before[files[0]]
+    engine = updated / "bot" / "engine.py"
+    engine.write_text("# a new comment\n" + engine.read_text(encoding="utf-8"), encoding="utf-8")
+    catalog.extract(updated, locales)
+    catalog.update(locales)
+    for path in files:
+        assert _without_dates(path.read_text(encoding="utf-8")) == _without_dates(before[path])
+
+
+def test_an_interrupted_write_leaves_the_catalog_whole(
+    updated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If writing fails half way (disk full, Ctrl-C), the old .po is still there, complete."""
+    locales = updated / "locales"
+    path = catalog.po_path("so", locales)
+    before = path.read_bytes()
+
+    def fail(*_args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(catalog.os, "replace", fail)
+    with pytest.raises(OSError, match="No space left"):
+        catalog.update(locales, ("so",))
+    assert path.read_bytes() == before
+    assert [p.name for p in path.parent.iterdir() if p.name.endswith(".tmp")] == []
+
+
 # -- placeholders and fuzzy entries ---------------------------------------------------------------
 
 
@@ -249,9 +384,15 @@ def test_fuzzy_entry_is_reported_and_not_shown(updated: Path) -> None:
     assert any("fuzzy" in p and msgid in p for p in status.problems)
     assert status.share < 1.0
 
-    catalog.compile_all(locales, ("da", "tr"))
+    for mo in locales.rglob("*.mo"):
+        mo.unlink()
+    with pytest.raises(catalog.CatalogRefused) as refused:
+        catalog.compile_all(locales, ("da", "tr"))
+    assert all("/tr/" in problem for problem in refused.value.problems)
+    assert catalog.po_path("da", locales).with_suffix(".mo").is_file()
+    assert not path.with_suffix(".mo").exists()
     tr = Catalogs(locales)["tr"]
-    # gettext leaves fuzzy entries out: the resident reads Danish, not the unchecked draft.
+    # The unchecked draft never reaches residents: without a Turkish catalog they read Danish.
     assert tr.gettext(msgid) != "Dilinizi seçin (taslak)."
     assert tr.gettext(msgid) == Catalogs(locales)["da"].gettext(msgid)
 

@@ -45,6 +45,22 @@ def test_valid_fixture_loads(tmp_path: Path) -> None:
     assert content.pathway_of == {"job": "job", "job.age13": "job"}
 
 
+def test_unquoted_yaml_values_are_read_as_written(tmp_path: Path) -> None:
+    """An unquoted `no`, `112` or `14:00` means what staff typed, not YAML 1.1's false, the
+    number 112 or 840 minutes: every scalar is a string until the models give it a type."""
+    content = load_content(_flows(tmp_path))
+    assert content.pathways["job"].keywords["da"] == ["fritidsjob", "no", "112"]
+    alarm = content.services["alarm-112"]
+    assert alarm.phone == "112"
+    assert alarm.verified_on is not None
+    assert alarm.verified_on.isoformat() == "2026-11-26"
+    help_ = content.services["job-help"]
+    assert help_.sample is True
+    assert [(a.isoformat(), b.isoformat()) for a, b in help_.hours["mon"]] == [
+        ("14:00:00", "17:00:00")
+    ]
+
+
 @pytest.mark.parametrize("case", BROKEN)
 def test_broken_content_names_file_path_and_problem(tmp_path: Path, case: str) -> None:
     """Each broken fixture fails with exactly the message in its expected.txt."""

@@ -13,8 +13,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from bot.content.models import (
+    DIRECTORY,
     ID_PATTERN,
-    RESERVED_IDS,
     AssociationsFile,
     Emergency,
     Goal,
@@ -24,6 +24,7 @@ from bot.content.models import (
     Screen,
     Service,
     ServicesFile,
+    is_reserved,
 )
 
 GOALS_FILE = "goals.yaml"
@@ -31,27 +32,24 @@ MENU_FILE = "menu.yaml"
 SERVICES_FILE = "services.yaml"
 ASSOCIATIONS_FILE = "associations.yaml"
 _SPECIAL_FILES = {GOALS_FILE, MENU_FILE, SERVICES_FILE, ASSOCIATIONS_FILE}
-# The browsable association directory: a button with `to: associations` opens it.
-DIRECTORY = "associations"
-assert DIRECTORY in RESERVED_IDS
+# The browsable association directory (a button with `to: associations` opens it) is DIRECTORY.
+__all__ = ["DIRECTORY", "Content", "ContentError", "Problem", "load_content"]
 
 M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with the content, named by file and the path inside it."""
+    """One thing wrong with the content, named by file, line and the path inside it."""
 
     file: str
     path: str
     message: str
+    line: int | None = None
 
     def __str__(self) -> str:
-        return (
-            f"{self.file}: {self.path}: {self.message}"
-            if self.path
-            else f"{self.file}: {self.message}"
-        )
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
 
 
 class ContentError(Exception):
@@ -78,14 +76,32 @@ class Content:
     emergency: Emergency | None = None
     sources: frozenset[str] = frozenset()
     associations: AssociationsFile | None = None
+    # The file each screen is written in ("flows/job.yaml"), to name it in problems.
+    origin: dict[str, str] = field(default_factory=dict)
+
+    def file_of(self, service_id: str) -> str:
+        """The file a directory entry is written in, and its section there."""
+        section = "associations" if service_id in self._association_ids else "services"
+        return f"{self.directory.name}/{section}.yaml"
+
+    @property
+    def _association_ids(self) -> frozenset[str]:
+        return frozenset(self.associations.associations) if self.associations else frozenset()
 
 
 # The C parser (libyaml) reads the content ten times faster when PyYAML was built with it.
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_NULL = "tag:yaml.org,2002:null"
+# Every plain scalar is a string, as if quoted: YAML 1.1 reads an unquoted `no` as False, `112`
+# as a number and `14:00` as 840. The models give each value its type. Only an empty value or ~
+# means "not given".
+_STRINGS_ONLY = {"": [(_NULL, re.compile(r"^(?:~|)$"))], "~": [(_NULL, re.compile(r"^~$"))]}
 
 
 class _UniqueKeys:
     """A YAML loader mixin that refuses a key written twice in a mapping (PyYAML overwrites)."""
+
+    yaml_implicit_resolvers = _STRINGS_ONLY
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, int] = {}
@@ -108,6 +124,49 @@ class _UniqueKeyLoader(_UniqueKeys, _SafeLoader):  # type: ignore[misc,valid-typ
 
 class _PureUniqueKeyLoader(_UniqueKeys, yaml.SafeLoader):
     """The loader whose error messages are shown."""
+
+
+def _compose_and_load(text: str, loader: type[Any]) -> tuple[yaml.Node | None, Any]:
+    """Parse once: the node tree (for line numbers) and the data built from it."""
+    reader = loader(text)
+    try:
+        node = reader.get_single_node()
+        return node, (reader.construct_document(node) if node is not None else None)
+    finally:
+        reader.dispose()
+
+
+def locate(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """The line (from 1) where the value at a location such as ("services", "x", "hours", "mon")
+    is written: the line of its key, or of the nearest enclosing one that exists."""
+    if node is None:
+        return None
+    line = node.start_mark.line + 1
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if key.value == str(part):
+                    line, node = key.start_mark.line + 1, value
+                    break
+            else:
+                return line
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if part >= len(node.value):
+                return line
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        elif part != "[key]":
+            return line
+    return line
+
+
+def locate_in_file(path: Path, loc: tuple[Any, ...]) -> int | None:
+    """locate() in a content file read again (for checks made after loading)."""
+    try:
+        node, _data = _compose_and_load(path.read_text(encoding="utf-8"), _UniqueKeyLoader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    return locate(node, loc)
 
 
 def format_path(loc: tuple[Any, ...]) -> str:
@@ -135,7 +194,13 @@ def _message(error: Any) -> str:
     if kind == "string_pattern_mismatch":
         if error["ctx"]["pattern"] == ID_PATTERN:
             return f"{error['input']!r} is not an id (lowercase letters, digits, '.', '_', '-')"
+        if error["loc"][-1:] == ("plan_period",):
+            return f"{error['input']!r} is not a plan period like 2021-2024"
         return f"{error['input']!r} does not have the expected form"
+    if kind in ("date_parsing", "date_from_datetime_parsing", "date_type"):
+        return f"{error['input']!r} is not a date like 2026-12-01"
+    if kind in ("bool_parsing", "bool_type"):
+        return f"{error['input']!r} is not true or false"
     return str(error["msg"])
 
 
@@ -145,42 +210,48 @@ class _Reader:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.problems: list[Problem] = []
+        # Each file's node tree, to give every problem found later its line.
+        self.nodes: dict[str, yaml.Node | None] = {}
 
     def name(self, path: Path) -> str:
         return f"{self.directory.name}/{path.name}"
 
-    def add(self, file: str, path: str, message: str) -> None:
-        self.problems.append(Problem(file, path, message))
+    def add(self, file: str, loc: tuple[Any, ...], message: str) -> None:
+        """Record a problem at a location inside a file (an empty location: the whole file)."""
+        line = locate(self.nodes.get(file), loc) if loc else None
+        self.problems.append(Problem(file, format_path(loc), message, line))
 
     def parse(self, path: Path, model: type[M]) -> M | None:
         """Read one YAML file into a model, recording any problem under the file's name."""
+        name = self.name(path)
         try:
             text = path.read_text(encoding="utf-8")
             try:
-                data = yaml.load(text, Loader=_UniqueKeyLoader)
+                node, data = _compose_and_load(text, _UniqueKeyLoader)
             except yaml.YAMLError:
                 # Read again with the pure-Python parser, whose messages are clearer and the
                 # same on every machine, with or without libyaml.
-                data = yaml.load(text, Loader=_PureUniqueKeyLoader)
+                node, data = _compose_and_load(text, _PureUniqueKeyLoader)
         except OSError as exc:
-            self.add(self.name(path), "", f"cannot be read ({exc.strerror})")
+            self.add(name, (), f"cannot be read ({exc.strerror})")
             return None
         except UnicodeDecodeError as exc:
-            self.add(self.name(path), "", f"is not UTF-8 text (byte {exc.start}); save it as UTF-8")
+            self.add(name, (), f"is not UTF-8 text (byte {exc.start}); save it as UTF-8")
             return None
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark
-            where = f"line {mark.line + 1}" if mark else ""
-            self.add(self.name(path), where, str(exc.problem))
+            line = mark.line + 1 if mark else None
+            self.problems.append(Problem(name, "", str(exc.problem), line))
             return None
         except yaml.YAMLError as exc:
-            self.add(self.name(path), "", f"is not valid YAML ({exc})")
+            self.add(name, (), f"is not valid YAML ({exc})")
             return None
+        self.nodes[name] = node
         try:
             return model.model_validate(data if data is not None else {})
         except ValidationError as exc:
             for error in exc.errors(include_url=False):
-                self.add(self.name(path), format_path(error["loc"]), _message(error))
+                self.add(name, tuple(error["loc"]), _message(error))
             return None
 
 
@@ -202,7 +273,7 @@ def load_content(directory: Path) -> Content:
     files = sorted(directory.glob("*.yaml"))
     for required in (GOALS_FILE, MENU_FILE, SERVICES_FILE):
         if not (directory / required).is_file():
-            reader.add(f"{directory.name}/{required}", "", "is missing")
+            reader.add(f"{directory.name}/{required}", (), "is missing")
     if reader.problems:
         raise ContentError(reader.problems)
 
@@ -222,7 +293,7 @@ def load_content(directory: Path) -> Content:
         if pathway.pathway in pathways:
             other = reader.name(pathways[pathway.pathway][0])
             reader.add(
-                reader.name(path), "pathway", f"{pathway.pathway!r} is already used in {other}"
+                reader.name(path), ("pathway",), f"{pathway.pathway!r} is already used in {other}"
             )
             continue
         pathways[pathway.pathway] = (path, pathway)
@@ -238,17 +309,17 @@ def load_content(directory: Path) -> Content:
     ]
     for path, pathway_id, file_screens in sources:
         for screen_id, screen in file_screens.items():
-            if screen_id in RESERVED_IDS:
+            if is_reserved(screen_id):
                 reader.add(
                     reader.name(path),
-                    format_path(("screens", screen_id)),
+                    ("screens", screen_id),
                     "this id is reserved for the bot's own screens",
                 )
                 continue
             if screen_id in screens:
                 reader.add(
                     reader.name(path),
-                    format_path(("screens", screen_id)),
+                    ("screens", screen_id),
                     f"id is already used in {origin[screen_id]}",
                 )
                 continue
@@ -259,15 +330,17 @@ def load_content(directory: Path) -> Content:
 
     for path, pathway in pathways.values():
         if pathway.goal not in goals.goals:
-            reader.add(reader.name(path), "goal", f"{pathway.goal!r} is not a goal in {GOALS_FILE}")
+            reader.add(
+                reader.name(path), ("goal",), f"{pathway.goal!r} is not a goal in {GOALS_FILE}"
+            )
     if menu.start not in screens:
         reader.add(
-            reader.name(directory / MENU_FILE), "start", f"screen {menu.start!r} does not exist"
+            reader.name(directory / MENU_FILE), ("start",), f"screen {menu.start!r} does not exist"
         )
     if menu.emergency is not None and menu.emergency.screen not in screens:
         reader.add(
             reader.name(directory / MENU_FILE),
-            "emergency.screen",
+            ("emergency", "screen"),
             f"screen {menu.emergency.screen!r} does not exist",
         )
     for service_id, service in services.services.items():
@@ -275,12 +348,14 @@ def load_content(directory: Path) -> Content:
             if goal not in goals.goals:
                 reader.add(
                     reader.name(directory / SERVICES_FILE),
-                    format_path(("services", service_id, "goals", i)),
+                    ("services", service_id, "goals", i),
                     f"{goal!r} is not a goal in {GOALS_FILE}",
                 )
     all_services: dict[str, Service] = dict(services.services)
     if associations is not None:
-        _check_associations(reader, directory / ASSOCIATIONS_FILE, associations, all_services)
+        _check_associations(
+            reader, directory / ASSOCIATIONS_FILE, associations, all_services, goals.goals
+        )
         all_services.update(associations.associations)
     targets = set(screens) | ({DIRECTORY} if associations is not None else set())
     for screen_id, screen in screens.items():
@@ -289,13 +364,13 @@ def load_content(directory: Path) -> Content:
             if button.to is not None and button.to not in targets:
                 reader.add(
                     origin[screen_id],
-                    format_path((*where, "to")),
+                    (*where, "to"),
                     f"screen {button.to!r} does not exist",
                 )
             if button.service is not None and button.service not in all_services:
                 reader.add(
                     origin[screen_id],
-                    format_path((*where, "service")),
+                    (*where, "service"),
                     f"service {button.service!r} is not in {SERVICES_FILE}",
                 )
     if reader.problems:
@@ -306,7 +381,7 @@ def load_content(directory: Path) -> Content:
         if screen_id not in parent_of and screen_id != menu.start:
             reader.add(
                 origin[screen_id],
-                format_path(("screens", screen_id)),
+                ("screens", screen_id),
                 "cannot be reached from the menu",
             )
     if reader.problems:
@@ -325,32 +400,38 @@ def load_content(directory: Path) -> Content:
         emergency=menu.emergency,
         sources=frozenset(menu.sources),
         associations=associations,
+        origin=origin,
     )
 
 
 def _check_associations(
-    reader: _Reader, path: Path, directory: AssociationsFile, services: dict[str, Service]
+    reader: _Reader,
+    path: Path,
+    directory: AssociationsFile,
+    services: dict[str, Service],
+    goals: dict[str, Goal],
 ) -> None:
     """Associations name known categories, age groups and goals, and no service's id."""
     name = reader.name(path)
     if directory.consultant is not None and directory.consultant not in services:
         reader.add(
-            name, "consultant", f"service {directory.consultant!r} is not in {SERVICES_FILE}"
+            name, ("consultant",), f"service {directory.consultant!r} is not in {SERVICES_FILE}"
         )
     for group_id, group in directory.age_groups.items():
         if group.min > group.max:
-            reader.add(name, format_path(("age_groups", group_id)), "min is greater than max")
+            reader.add(name, ("age_groups", group_id), "min is greater than max")
     for entry_id, entry in directory.associations.items():
         where = ("associations", entry_id)
         if entry_id in services:
-            reader.add(name, format_path(where), f"id is already used in {SERVICES_FILE}")
+            reader.add(name, where, f"id is already used in {SERVICES_FILE}")
         if entry.category not in directory.categories:
-            reader.add(
-                name, format_path((*where, "category")), f"{entry.category!r} is not a category"
-            )
+            reader.add(name, (*where, "category"), f"{entry.category!r} is not a category")
         for i, age in enumerate(entry.ages):
             if age not in directory.age_groups:
-                reader.add(name, format_path((*where, "ages", i)), f"{age!r} is not an age group")
+                reader.add(name, (*where, "ages", i), f"{age!r} is not an age group")
+        for i, goal in enumerate(entry.goals):
+            if goal not in goals:
+                reader.add(name, (*where, "goals", i), f"{goal!r} is not a goal in {GOALS_FILE}")
 
 
 def _parents(start: str, screens: dict[str, Screen]) -> dict[str, str]:

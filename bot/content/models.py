@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from bot.i18n import LANGUAGES
+
 # Keys whose string values are shown to residents: the Babel extractor for flow files takes exactly
 # these, and the engine passes exactly these through gettext.
 TRANSLATABLE_KEYS = frozenset(
@@ -16,8 +18,19 @@ TRANSLATABLE_KEYS = frozenset(
 )
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_.-]*$"
-# Button targets the engine builds itself; no screen may take these ids.
-RESERVED_IDS = frozenset({"lang", "associations"})
+# Button targets the engine builds itself: the language picker ("lang", "lang:da") and the
+# association directory ("associations", "associations.sport"). No screen may take these ids, nor
+# ids that start with them and a dot, so a button's data always means one thing.
+PICKER = "lang"
+DIRECTORY = "associations"
+RESERVED_IDS = frozenset({PICKER, DIRECTORY})
+
+
+def is_reserved(screen_id: str) -> bool:
+    """Whether a screen id is, or starts like, a target the engine builds itself."""
+    return screen_id.split(".")[0] in RESERVED_IDS
+
+
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _TIME_RANGE = re.compile(r"^(\d\d):(\d\d)-(\d\d):(\d\d)$")
@@ -67,8 +80,31 @@ class Goal(Strict):
     """A strategic goal of the housing social plan: counts store its slug, reports its name."""
 
     name: Text
-    plan_period: str
+    # The years of the housing social plan the goal belongs to, e.g. "2021-2024".
+    plan_period: str = Field(pattern=r"^\d{4}-\d{4}$")
     lbf_area: str
+
+    @model_validator(mode="after")
+    def _period_in_order(self) -> Goal:
+        first, last = self.plan_years
+        if last < first:
+            raise PydanticCustomError(
+                "plan_period",
+                "plan_period {value} ends before it starts",
+                {"value": self.plan_period},
+            )
+        return self
+
+    @property
+    def plan_years(self) -> tuple[int, int]:
+        first, last = self.plan_period.split("-")
+        return int(first), int(last)
+
+    @property
+    def plan_dates(self) -> tuple[dt.date, dt.date]:
+        """The first and last day of the plan period."""
+        first, last = self.plan_years
+        return dt.date(first, 1, 1), dt.date(last, 12, 31)
 
 
 class GoalsFile(Strict):
@@ -106,7 +142,8 @@ class Screen(Strict):
     source: Source | None = None
 
 
-LanguageCode = Literal["da", "ar", "tr", "so", "ku", "ckb", "en"]
+# The shipped languages, from their one list in bot/i18n.py.
+LanguageCode = Literal[LANGUAGES]  # type: ignore[valid-type]
 Keywords = dict[LanguageCode, list[Annotated[str, Field(min_length=1)]]]
 
 
@@ -151,8 +188,12 @@ class Service(Strict):
     goals: list[Id] = Field(min_length=1)
     description: Text
     for_whom: Text | None = None
+    # sample: contact details made up or not yet confirmed; every card built from it says so.
+    # verified_on and source: when staff last confirmed the details, and where (a web address,
+    # "phoned the library"); a national number ships verified from its public source.
     sample: bool = False
     verified_on: dt.date | None = None
+    source: Text | None = None
     # Days the service is closed besides Danish public holidays (which close it unless
     # holidays_open is set).
     closed: list[dt.date] = Field(default_factory=list)
@@ -164,6 +205,20 @@ class Service(Strict):
     email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
     web: str | None = Field(default=None, pattern=r"^https?://")
     languages: list[Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _verified_or_sample(self) -> Service:
+        if self.sample and self.verified_on is not None:
+            raise PydanticCustomError(
+                "sample_verified",
+                "an entry with verified_on is confirmed: remove sample: true",
+            )
+        if self.verified_on is not None and self.source is None:
+            raise PydanticCustomError(
+                "verified_without_source",
+                "verified_on needs a source: where the details were confirmed",
+            )
+        return self
 
 
 class ServicesFile(Strict):
