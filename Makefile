@@ -29,6 +29,7 @@ check: $(VENV)/.run-installed catalogs
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: $(VENV)/.test-installed
 	$(BIN)/ruff check --fix .

@@ -19,8 +19,9 @@ from telegram.ext import filters as ptb_filters
 from bot.config import REPOSITORY, Settings, load_settings
 from bot.engine import Engine, Reply
 from bot.residents import Residents
+from bot.services import Services
 from bot.telegram import build_application
-from bot.telegram.context import Services
+from bot.telegram.context import GuideApplication
 from bot.telegram.guidebot import GuideBot
 from bot.telegram.offline import OfflineRequest
 
@@ -194,33 +195,33 @@ def to_updates(payloads: Iterable[dict], app: Application) -> list[Update]:
 
 async def open_ours(settings: Settings, engine: Engine, request: OfflineRequest) -> Application:
     """Our Application, initialized and with storage open (post_init), as in the tests."""
-    app = build_application(settings, engine, request=request, rate_limit=False)
+    services = await Services.open(settings)
+    app = build_application(settings, engine, services, request=request, rate_limit=False)
     await app.initialize()
     await app.post_init(app)  # type: ignore[misc]
     return app
 
 
-async def close_ours(app: Application) -> None:
+async def close_ours(app: GuideApplication) -> None:
     await app.post_shutdown(app)  # type: ignore[misc]
     await app.shutdown()
+    await app.parts.services.close()
 
 
-def residents_of(app: Application) -> Residents:
-    services: Services = app.bot_data
-    assert services.residents is not None
-    return services.residents
+def residents_of(app: GuideApplication) -> Residents:
+    return app.parts.services.residents
 
 
 async def prepare_residents(
-    app: Application, languages: dict[int, str], *, counted_today: bool
+    app: GuideApplication, languages: dict[int, str], *, counted_today: bool
 ) -> None:
     """Residents who chose a language earlier (and, if counted_today, already used the bot today),
-    through the same public Residents calls the handlers make."""
+    through the same public Residents calls the handlers make, under their Telegram ids."""
     residents = residents_of(app)
     for user_id, language in languages.items():
-        await residents.choose(user_id, language)
+        await residents.choose(f"tg:{user_id}", language)
         if counted_today:
-            await residents.count_language(user_id, language)
+            await residents.count_language(f"tg:{user_id}", language)
 
 
 # -- the minimal bot ----------------------------------------------------------------------------

@@ -39,15 +39,15 @@ async def bytes_per_resident(count: int) -> float:
         ZoneInfo("Europe/Copenhagen"),
     )
     # The first call allocates the day's key and the empty containers: not per resident.
-    await residents.count_language(1, "da")
+    await residents.count_language("tg:1", "da")
     gc.collect()
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]
         for user_id in range(10_000_000, 10_000_000 + count):
             language = LANGUAGES[user_id % len(LANGUAGES)]
-            await residents.choose(user_id, language)
-            await residents.count_language(user_id, language)
+            await residents.choose(f"tg:{user_id}", language)
+            await residents.count_language(f"tg:{user_id}", language)
         gc.collect()
         after = tracemalloc.get_traced_memory()[0]
     finally:

@@ -19,6 +19,7 @@ from benchmarks.common import (
 )
 from benchmarks.costs import make_mix
 from bot.engine import Engine
+from bot.services import Services
 from bot.telegram import build_application
 
 ROUND_TRIP = 0.05  # seconds: a Bot API call from a server in Europe
@@ -74,7 +75,8 @@ async def network(engine: Engine, directory: Path, scale: Scale) -> dict[str, An
         )
         request = OrderRequest(delay=ROUND_TRIP)
         settings = make_settings(directory / f"network{rep}")
-        app = build_application(settings, engine, request=request, rate_limit=False)
+        services = await Services.open(settings)
+        app = build_application(settings, engine, services, request=request, rate_limit=False)
         async with app:
             await app.post_init(app)  # type: ignore[misc]
             try:
@@ -93,6 +95,7 @@ async def network(engine: Engine, directory: Path, scale: Scale) -> dict[str, An
                 if app.running:
                     await app.stop()
                 await app.post_shutdown(app)  # type: ignore[misc]
+                await services.close()
         rates.append(len(updates) / elapsed)
         in_flight.append(float(request.max_in_flight))
         # A card's "open now" line may change while the run crosses a minute: accept either.

@@ -37,7 +37,19 @@ OURS_READY = textwrap.dedent(
 # Also shown: the same plus the Application built with its production HTTPS clients (system
 # certificates read, httpx's connection pool imported), which a process that only imports
 # python-telegram-bot does not do either.
-OURS_APP = OURS_READY + "build_application(settings, engine)\n"
+OURS_APP = OURS_READY + textwrap.dedent(
+    """
+    import asyncio
+    from bot.services import Services
+
+    async def build():
+        services = await Services.open(settings)
+        build_application(settings, engine, services)
+        await services.close()
+
+    asyncio.run(build())
+    """
+)
 BARE_READY = "import telegram.ext\n"
 
 _RSS = textwrap.dedent(
@@ -58,6 +70,7 @@ OURS_IDLE = _RSS + textwrap.dedent(
     from bot.content import load_content
     from bot.engine import Engine
     from bot.i18n import Catalogs
+    from bot.services import Services
     from bot.telegram import build_application
     from bot.telegram.offline import OfflineRequest
 
@@ -66,8 +79,9 @@ OURS_IDLE = _RSS + textwrap.dedent(
             telegram_bot_token={TOKEN!r}, bot_database=Path(sys.argv[1]) / "bot.sqlite3"
         )
         engine = Engine(load_content(settings.bot_content_dir), Catalogs())
+        services = await Services.open(settings)
         app = build_application(
-            settings, engine, request=OfflineRequest(record=False), rate_limit=False
+            settings, engine, services, request=OfflineRequest(record=False), rate_limit=False
         )
         await app.initialize()
         await app.post_init(app)
@@ -75,6 +89,7 @@ OURS_IDLE = _RSS + textwrap.dedent(
         print(rss())
         await app.post_shutdown(app)
         await app.shutdown()
+        await services.close()
 
     asyncio.run(main())
     """

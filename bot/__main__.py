@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
                     "TELEGRAM_BOT_TOKEN=... in a .env file in this folder (see README.md).\n",
                     file=sys.stderr,
                 )
-            return _chat(engine, getattr(args, "language", None))
+            return _chat(settings, engine, getattr(args, "language", None))
         if getattr(args, "webhook", False):
             if not args.url or not args.url.startswith("https://"):
                 print(
@@ -138,10 +138,10 @@ def _engine(settings: Settings) -> Engine:
     return Engine(load_content(settings.bot_content_dir), catalogs, settings.timezone)
 
 
-def _chat(engine: Engine, language: str | None) -> int:
-    from bot.console import ConsoleChat
+def _chat(settings: Settings, engine: Engine, language: str | None) -> int:
+    from bot.console import run_console
 
-    ConsoleChat(engine, language).run()
+    asyncio.run(run_console(settings, engine, language))
     return 0
 
 
@@ -149,12 +149,17 @@ def _run(settings: Settings, engine: Engine, webhook: argparse.Namespace | None 
     from telegram.error import InvalidToken, NetworkError
 
     from bot.logs import setup_logging
+    from bot.services import Services
     from bot.telegram import build_application
 
     setup_logging(settings.bot_log_level, settings.token)
-    application = build_application(settings, engine)
+    # One event loop for the services and python-telegram-bot, which runs in it (run_polling
+    # takes the loop that is set) and leaves it open for the services to close.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    services = loop.run_until_complete(Services.open(settings))
     try:
-        _serve(application, webhook)
+        _serve(build_application(settings, engine, services), webhook)
     except InvalidToken:
         print(
             "TELEGRAM_BOT_TOKEN: the Bot API refused this token (mistyped or revoked); "
@@ -169,6 +174,10 @@ def _run(settings: Settings, engine: Engine, webhook: argparse.Namespace | None 
             file=sys.stderr,
         )
         return 1
+    finally:
+        loop.run_until_complete(services.close())
+        loop.close()
+        asyncio.set_event_loop(None)
     log.info("stopped cleanly")
     return 0
 
@@ -181,7 +190,7 @@ def _serve(application: Application, webhook: argparse.Namespace | None) -> None
 
     if webhook is None:
         log.info("starting: long polling")
-        application.run_polling(allowed_updates=Update.ALL_TYPES)
+        application.run_polling(allowed_updates=Update.ALL_TYPES, close_loop=False)
     else:
         # Telegram sends the secret in a header with every update; requests without it are
         # refused with 403, so only Telegram can feed the bot.
@@ -195,6 +204,7 @@ def _serve(application: Application, webhook: argparse.Namespace | None) -> None
             webhook_url=webhook.url,
             secret_token=secret,
             allowed_updates=Update.ALL_TYPES,
+            close_loop=False,
         )
 
 
@@ -259,17 +269,14 @@ def _catalog(action: str) -> int:
 
 
 async def _backup(settings: Settings, target: Path) -> int:
-    from bot.storage import Storage
+    from bot.services import Services
 
     if not settings.bot_database.is_file():
         # Opening would create an empty database, and "back it up" with exit 0.
         print(f"BOT_DATABASE: {settings.bot_database} does not exist", file=sys.stderr)
         return 1
-    storage = await Storage.open(settings.bot_database)
-    try:
-        await storage.backup(target)
-    finally:
-        await storage.close()
+    async with await Services.open(settings) as services:
+        await services.storage.backup(target)
     print(f"wrote {target}")
     return 0
 

@@ -167,7 +167,10 @@ def status(
         for message in catalog:
             if not message.id or message.id not in ids:
                 continue
-            complete = all(message.string) if message.pluralizable else bool(message.string)
+            strings = (
+                message.string if isinstance(message.string, tuple | list) else [message.string]
+            )
+            complete = all(strings)
             if message.fuzzy:
                 fuzzy += 1
                 problems.append(
@@ -184,8 +187,9 @@ def status(
         for message in catalog:
             # Babel's check() misses a placeholder that the translation dropped. Plural forms
             # are left out: Arabic's zero, one and two forms may rightly omit %(count)d.
-            if message.id and not message.pluralizable and message.string:
-                for name in sorted(_placeholders(message.id) - _placeholders(message.string)):
+            msgid, string = message.id, message.string
+            if isinstance(msgid, str) and msgid and isinstance(string, str) and string:
+                for name in sorted(_placeholders(msgid) - _placeholders(string)):
                     problems.append(
                         f"{path}:{message.lineno}: placeholder missing from the translation: "
                         f"%({name})s: {_short(message.id)}"

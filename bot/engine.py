@@ -171,7 +171,7 @@ class Engine:
             text = _("Did you mean: %(topic)s?") % {"topic": labels[0]}
         else:
             text = _("Did you mean one of these?")
-        rows = [
+        rows: list[tuple[Button, ...]] = [
             (Button(label, self.data(m.target)),) for label, m in zip(labels, matches, strict=True)
         ]
         rows.append(self._nav(self.content.start, tr))
@@ -188,7 +188,7 @@ class Engine:
         _ = tr.gettext
         parts = target.split(".")
         if len(parts) == 1:
-            rows = [
+            rows: list[tuple[Button, ...]] = [
                 (Button(_(category.label), self.data(f"{DIRECTORY}.{category_id}")),)
                 for category_id, category in directory.categories.items()
             ]
@@ -364,7 +364,7 @@ class Engine:
                 "url": screen.source.url,
                 "date": format_date(screen.source.checked, "long", locale=tr.locale),
             }
-        rows = [
+        rows: list[tuple[Button, ...]] = [
             (Button(_(b.label), self.data(b.to if b.to else CARD_PREFIX + (b.service or ""))),)
             for b in screen.buttons
         ]

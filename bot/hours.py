@@ -18,9 +18,9 @@ from functools import cache
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
-from bot.content.models import WEEKDAYS
+from bot.content.models import WEEKDAYS, Weekday
 
-WeekHours = Mapping[str, Sequence[tuple[dt.time, dt.time]]]
+WeekHours = Mapping[Weekday, Sequence[tuple[dt.time, dt.time]]]
 Span = tuple[dt.datetime, dt.datetime]
 
 

@@ -16,7 +16,9 @@ LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 
 # The shipped languages, in the order the picker lists them after the resident's own.
 LANGUAGES: tuple[str, ...] = ("da", "ar", "tr", "so", "ku", "ckb", "en")
-DEFAULT_LANGUAGE = "da"
+# The language of all services: a missing translation falls back to it, then to English. Which
+# language residents are answered in before they choose is BOT_DEFAULT_LANGUAGE (bot/guide.py).
+FALLBACK_LANGUAGE = "da"
 
 # Unicode directional isolates: LRI ... PDI keeps a left-to-right fragment (a phone number, an
 # address) intact inside Arabic-script text, where digits and punctuation would otherwise reorder.
@@ -92,11 +94,11 @@ class Catalogs:
 
     def __init__(self, locales_dir: Path = LOCALES_DIR) -> None:
         self.locales_dir = Path(locales_dir)
-        danish = self._load(DEFAULT_LANGUAGE)
+        danish = self._load(FALLBACK_LANGUAGE)
         self._translators: dict[str, Translator] = {}
         for code in LANGUAGES:
-            translations = danish if code == DEFAULT_LANGUAGE else self._load(code)
-            if code not in (DEFAULT_LANGUAGE, "en"):
+            translations = danish if code == FALLBACK_LANGUAGE else self._load(code)
+            if code not in (FALLBACK_LANGUAGE, "en"):
                 # Missing entries fall back to Danish, the language of all services, and only
                 # then to the English msgid, so a resident never sees a raw message id.
                 translations.add_fallback(danish)
@@ -110,7 +112,7 @@ class Catalogs:
             return Translations(fileobj, domain=DOMAIN)
 
     def __getitem__(self, code: str) -> Translator:
-        return self._translators.get(code) or self._translators[DEFAULT_LANGUAGE]
+        return self._translators.get(code) or self._translators[FALLBACK_LANGUAGE]
 
     def missing(self) -> list[str]:
         """Shipped languages whose compiled catalog is not there (set-up not run)."""

@@ -137,14 +137,14 @@ class KeywordIndex:
         # Most messages hold no keyword at all: a set test in C says so before any Python loop.
         if not self._words.keys().isdisjoint(words.loose):
             for word in words.loose:
-                target = self._words.get(word)
-                if target is not None and target not in found:
-                    found[target] = Match(target, word, exact=True)
+                hit = self._words.get(word)
+                if hit is not None and hit not in found:
+                    found[hit] = Match(hit, word, exact=True)
         if not self._short.keys().isdisjoint(words.strict):
             for word in words.strict:
-                target = self._short.get(word)
-                if target is not None and target not in found:
-                    found[target] = Match(target, word, exact=True)
+                hit = self._short.get(word)
+                if hit is not None and hit not in found:
+                    found[hit] = Match(hit, word, exact=True)
         if not found:
             for word in words.fuzzy:
                 if (key := self._near(word)) is not None:

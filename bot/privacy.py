@@ -25,7 +25,7 @@ class DailyOnce:
         self._key = b""
         self._seen: set[int] = set()
 
-    def first_today(self, day: dt.date, resident: int, thing: str) -> bool:
+    def first_today(self, day: dt.date, resident: str, thing: str) -> bool:
         """True the first time this resident meets this thing on this day, False afterwards."""
         if day != self._day:
             self._day, self._key, self._seen = day, secrets.token_bytes(32), set()
@@ -43,10 +43,15 @@ class DailyOnce:
 
 
 class ResidentKey:
-    """Turns a Telegram user id into a stable keyed hash; the key is in a file of mode 600."""
+    """Turns a resident ("tg:123") into a stable keyed hash; the key is in a file of mode 600."""
 
     def __init__(self, key: bytes) -> None:
         self._key = key
+
+    @classmethod
+    def random(cls) -> ResidentKey:
+        """A key that lives in memory only (nothing is remembered past this process)."""
+        return cls(secrets.token_bytes(32))
 
     @classmethod
     def from_file(cls, path: Path) -> ResidentKey:
@@ -65,5 +70,9 @@ class ResidentKey:
             raise ValueError(f"{path}: not a secret key; move it away to have a new one made")
         return cls(bytes.fromhex(text))
 
-    def __call__(self, user_id: int) -> bytes:
-        return hmac.new(self._key, str(user_id).encode(), hashlib.sha256).digest()[:16]
+    def __call__(self, resident: str) -> bytes:
+        # Telegram ids were hashed bare before residents had a face's prefix; hashing them the
+        # same way keeps the language choices stored before. Bare digits never collide with
+        # another face's "web:..." ids.
+        plain = resident.removeprefix("tg:")
+        return hmac.new(self._key, plain.encode(), hashlib.sha256).digest()[:16]

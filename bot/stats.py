@@ -611,10 +611,9 @@ def run_cli(settings: Settings, args: argparse.Namespace, now: dt.datetime | Non
 async def _read(
     settings: Settings, content: Content, weeks: list[IsoWeek], threshold: int
 ) -> Report:
-    from bot.storage import Storage
+    from bot.services import Services
 
-    storage = await Storage.open(settings.bot_database)
-    try:
-        return await weekly_report(storage, content, settings.bot_timezone, weeks, threshold)
-    finally:
-        await storage.close()
+    async with await Services.open(settings) as services:
+        return await weekly_report(
+            services.storage, content, settings.bot_timezone, weeks, threshold
+        )

@@ -108,7 +108,7 @@ class Storage:
             "SELECT day, goal, service, n FROM referrals WHERE day >= ? AND day < ? ORDER BY day",
             (since.isoformat(), until.isoformat()),
         ) as cursor:
-            return [tuple(row) for row in await cursor.fetchall()]  # type: ignore[misc]
+            return [tuple(row) for row in await cursor.fetchall()]
 
     async def usage(self, since: dt.date, until: dt.date) -> list[tuple[str, str, str, int]]:
         """(day, dimension, key, n) rows for since <= day < until."""
@@ -116,7 +116,7 @@ class Storage:
             "SELECT day, dimension, key, n FROM usage WHERE day >= ? AND day < ? ORDER BY day",
             (since.isoformat(), until.isoformat()),
         ) as cursor:
-            return [tuple(row) for row in await cursor.fetchall()]  # type: ignore[misc]
+            return [tuple(row) for row in await cursor.fetchall()]
 
     async def language(self, resident: bytes) -> tuple[str, str] | None:
         """The stored (language, last-seen month) under a resident's keyed hash, if any."""

@@ -16,6 +16,7 @@ from bot.config import REPOSITORY, Settings, load_settings
 from bot.content import Content, load_content
 from bot.engine import Engine
 from bot.i18n import Catalogs
+from bot.services import Services
 from bot.telegram import build_application
 from bot.telegram.offline import OfflineRequest
 
@@ -65,11 +66,18 @@ def offline() -> OfflineRequest:
 
 
 @pytest.fixture
+async def services(settings: Settings) -> AsyncIterator[Services]:
+    """Storage and the resident services, opened from settings as `run` opens them."""
+    async with await Services.open(settings) as opened:
+        yield opened
+
+
+@pytest.fixture
 async def app(
-    settings: Settings, engine: Engine, offline: OfflineRequest
+    settings: Settings, engine: Engine, services: Services, offline: OfflineRequest
 ) -> AsyncIterator[Application]:
     """A real Application with storage open, talking to the offline Bot API."""
-    application = build_application(settings, engine, request=offline, rate_limit=False)
+    application = build_application(settings, engine, services, request=offline, rate_limit=False)
     async with application:
         await application.post_init(application)  # type: ignore[misc]
         try:

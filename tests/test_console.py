@@ -6,11 +6,16 @@ import io
 import os
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
-from bot.config import REPOSITORY
+import pytest
+
+from bot.config import REPOSITORY, Settings
 from bot.console import ConsoleChat
 from bot.engine import Engine
+from bot.guide import Guide
+from bot.services import Services
 
 
 def _number_of(chat: ConsoleChat, target: str) -> str:
@@ -21,22 +26,29 @@ def _number_of(chat: ConsoleChat, target: str) -> str:
     raise AssertionError(f"no button to {target} on screen {chat.reply.screen}")
 
 
-def test_typed_numbers_reach_a_contact_card(engine: Engine) -> None:
+@pytest.fixture
+async def guide(engine: Engine, settings: Settings) -> AsyncIterator[Guide]:
+    """The guide on services in memory, as `vollsmose-bot chat` opens it."""
+    async with await Services.open(settings, in_memory=True) as services:
+        yield Guide(engine, services.residents, settings.bot_default_language)
+
+
+async def test_typed_numbers_reach_a_contact_card(guide: Guide) -> None:
     """Picking Danish, fritidsjob, an age band and the help service shows its contact card."""
-    chat = ConsoleChat(engine, None, out=io.StringIO())
+    chat = await ConsoleChat.start(guide, None, out=io.StringIO())
     assert chat.reply.screen == "lang"
     for target in ("lang:da", "fritidsjob", "fritidsjob.age13"):
-        chat.handle(_number_of(chat, target))
-    card = chat.handle(_number_of(chat, "@fritidsjob-hjaelp"))
+        await chat.handle(_number_of(chat, target))
+    card = await chat.handle(_number_of(chat, "@fritidsjob-hjaelp"))
     assert card.referral is not None
     assert "+45" in chat.render(card)
 
 
-def test_unknown_input_points_to_menu(engine: Engine) -> None:
+async def test_unknown_input_points_to_menu(guide: Guide) -> None:
     """Text, out-of-range numbers and unknown commands get the pointer, never a crash."""
-    chat = ConsoleChat(engine, "da", out=io.StringIO())
+    chat = await ConsoleChat.start(guide, "da", out=io.StringIO())
     for line in ("hello", "99", "/nonsense", "", "0"):
-        assert chat.handle(line).screen in ("pointer", "menu")
+        assert (await chat.handle(line)).screen in ("pointer", "menu")
 
 
 def test_run_without_token_opens_terminal_chat(tmp_path: Path) -> None:

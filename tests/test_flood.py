@@ -13,10 +13,11 @@ from telegram.ext import AIORateLimiter, Application, TypeHandler
 
 from bot.config import Settings
 from bot.engine import Engine
+from bot.flood import Throttle
+from bot.services import Services
 from bot.telegram import build_application, handlers
 from bot.telegram.offline import OfflineRequest
 from bot.telegram.request import RetryingRequest
-from bot.telegram.throttle import Throttle
 from tests.conftest import Updates
 
 
@@ -37,12 +38,17 @@ def clock() -> Clock:
 
 @pytest.fixture
 async def flood_app(
-    settings: Settings, engine: Engine, offline: OfflineRequest, clock: Clock
+    settings: Settings, engine: Engine, services: Services, offline: OfflineRequest, clock: Clock
 ) -> AsyncIterator[Application]:
     """A running Application (updates go through its queue and update processor) with the
     default throttle on a fake clock."""
     application = build_application(
-        settings, engine, request=offline, rate_limit=False, throttle=Throttle(clock=clock)
+        settings,
+        engine,
+        services,
+        request=offline,
+        rate_limit=False,
+        throttle=Throttle(clock=clock),
     )
     async with application:
         await application.post_init(application)  # type: ignore[misc]
@@ -81,7 +87,7 @@ async def test_a_thousand_updates_from_one_resident_get_one_warning(
 ) -> None:
     """A resident sending 1,000 updates at once gets the burst answered, one "please slow
     down", and nothing else; after the cool-down they are served again."""
-    throttle = flood_app.bot_data.throttle
+    throttle = flood_app.parts.throttle
     resident = Updates(flood_app.bot, user_id=880_000_001, language_code="ar")
     kinds: list[Callable[[int], Update]] = [
         lambda i: resident.message(f"text number {i}"),
@@ -131,18 +137,22 @@ async def test_flooding_in_a_group_gets_no_warning_there(
     group = {"id": -100_555, "type": "supergroup", "title": "Somewhere"}
     await _feed(flood_app, [resident.message("hi all", chat=group) for _ in range(100)])
     assert not offline.calls_to("sendMessage")
-    assert len(offline.calls_to("leaveChat")) == flood_app.bot_data.throttle.burst
+    assert len(offline.calls_to("leaveChat")) == flood_app.parts.throttle.burst
 
 
 async def test_a_thousand_residents_at_once_are_all_served_and_forgotten_later(
-    settings: Settings, engine: Engine, clock: Clock, caplog: pytest.LogCaptureFixture
+    settings: Settings,
+    engine: Engine,
+    services: Services,
+    clock: Clock,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """1,000 residents pressing a button at the same moment are each answered; the throttle's
     memory of them shrinks again as time passes."""
     slow = OfflineRequest(delay=0.001)
     throttle = Throttle(clock=clock)
     application = build_application(
-        settings, engine, request=slow, rate_limit=False, throttle=throttle
+        settings, engine, services, request=slow, rate_limit=False, throttle=throttle
     )
     residents = [Updates(application.bot, user_id=890_000_000 + n) for n in range(1_000)]
     async with application:
@@ -189,16 +199,16 @@ def test_throttle_keeps_a_muted_resident_until_the_cool_down_ends(clock: Clock) 
 
 
 async def test_default_build_sends_through_the_rate_limiter(
-    settings: Settings, engine: Engine, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, engine: Engine, services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Without an injected client the bot talks through RetryingRequest and AIORateLimiter
     (retrying 429s), with the default throttle registered before every other handler."""
-    application = build_application(settings, engine)
+    application = build_application(settings, engine, services)
     limiter = application.bot.rate_limiter
     assert isinstance(limiter, AIORateLimiter)
     assert limiter._max_retries == 3
     assert isinstance(application.bot.request, RetryingRequest)
-    throttle = application.bot_data.throttle
+    throttle = application.parts.throttle
     assert (throttle.burst, throttle.rate, throttle.cooldown) == (20, 1.0, 30.0)
     first_group = min(application.handlers)
     assert first_group == -2
@@ -217,7 +227,7 @@ async def test_default_build_sends_through_the_rate_limiter(
 
     monkeypatch.setattr(AIORateLimiter, "process_request", spy)
     offline = OfflineRequest()
-    application = build_application(settings, engine, request=offline)
+    application = build_application(settings, engine, services, request=offline)
     async with application:
         await application.post_init(application)  # type: ignore[misc]
         try:

@@ -32,11 +32,12 @@ from telegram.ext import Application
 
 from bot.config import REPOSITORY, Settings
 from bot.engine import Engine
+from bot.flood import Throttle
 from bot.i18n import LANGUAGES
 from bot.logs import setup_logging
+from bot.services import Services
 from bot.telegram import build_application
 from bot.telegram.offline import BOT_USER, OfflineRequest
-from bot.telegram.throttle import Throttle
 from tests.botapi import _MEMBER_EXTRA
 from tests.conftest import TOKEN
 from tests.e2e_helpers import Personal, distinctive, find_personal
@@ -503,6 +504,7 @@ class FuzzBot:
         application = build_application(
             self.settings,
             self.engine,
+            await Services.open(self.settings),
             request=self.offline,
             rate_limit=False,
             throttle=Throttle(burst=10**9),
@@ -515,6 +517,7 @@ class FuzzBot:
         assert self.application is not None
         await self.application.post_shutdown(self.application)  # type: ignore[misc]
         await self.application.shutdown()
+        await self.application.parts.services.close()
 
     def feed(self, batch: list[Json]) -> None:
         """Process each update in turn and check what the bot did with it."""

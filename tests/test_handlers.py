@@ -10,6 +10,7 @@ from telegram.ext import Application
 
 from bot.config import Settings
 from bot.engine import Engine
+from bot.services import Services
 from bot.telegram.offline import OfflineRequest
 from tests.conftest import Updates
 
@@ -41,16 +42,15 @@ async def test_choice_of_language_gives_menu_and_survives_restart(
     await app.process_update(resident.press(engine.data("lang:tr")))
     edited = offline.calls_to("editMessageText")[-1].params
     assert edited["text"] == engine.menu("tr").text
-    await app.post_shutdown(app)  # type: ignore[misc]
-
     from bot.telegram import build_application
 
-    again = build_application(settings, engine, request=offline, rate_limit=False)
-    async with again:
-        await again.post_init(again)  # type: ignore[misc]
-        await again.process_update(Updates(again.bot).message("/start"))
-        await again.post_shutdown(again)  # type: ignore[misc]
-    await app.post_init(app)  # type: ignore[misc] - the fixture closes it again
+    # A restart: services opened anew from the same settings, a new Application.
+    async with await Services.open(settings) as services:
+        again = build_application(settings, engine, services, request=offline, rate_limit=False)
+        async with again:
+            await again.post_init(again)  # type: ignore[misc]
+            await again.process_update(Updates(again.bot).message("/start"))
+            await again.post_shutdown(again)  # type: ignore[misc]
     assert offline.calls_to("sendMessage")[-1].params["text"] == engine.menu("tr").text
 
 
@@ -158,14 +158,14 @@ async def test_commands_registered_per_language(
 
 
 async def test_updates_of_many_residents_run_concurrently_each_in_order(
-    settings: Settings, engine: Engine
+    settings: Settings, engine: Engine, services: Services
 ) -> None:
     """While Bot API calls wait on the network, other residents are served (many calls in
     flight at once), and each resident's presses are still handled in the order sent."""
     from bot.telegram import build_application
 
     slow = OfflineRequest(delay=0.05)
-    application = build_application(settings, engine, request=slow, rate_limit=False)
+    application = build_application(settings, engine, services, request=slow, rate_limit=False)
     screens = ["fritidsjob", "mentor", "foraeldre", "foreninger", "tryghed"]
     async with application:
         await application.post_init(application)  # type: ignore[misc]

@@ -18,7 +18,7 @@ from babel.messages.mofile import write_mo
 from bot.content import Content
 from bot.engine import Engine, Reply
 from bot.i18n import (
-    DEFAULT_LANGUAGE,
+    FALLBACK_LANGUAGE,
     LANGUAGES,
     LRI,
     PDI,
@@ -81,13 +81,13 @@ def _reachable(engine: Engine) -> list[str]:
     """The callback data of every button reachable from the main menu (cards and directory too),
     without the picker's choices, which switch to another language."""
     seen: list[str] = []
-    queue = deque(_buttons(engine.menu(DEFAULT_LANGUAGE)))
+    queue = deque(_buttons(engine.menu(FALLBACK_LANGUAGE)))
     while queue:
         data = queue.popleft()
         if data in seen or (data.split(":")[1] == "lang" and data.count(":") == 2):
             continue
         seen.append(data)
-        queue.extend(_buttons(engine.press(data, DEFAULT_LANGUAGE)))
+        queue.extend(_buttons(engine.press(data, FALLBACK_LANGUAGE)))
     return seen
 
 
@@ -292,7 +292,7 @@ def test_picker_shows_every_language_by_native_name_hint_first(engine: Engine, h
     reply = engine.picker(None, hint)
     labels = [button.label for row in reply.buttons for button in row]
     expected_first = best_language(hint)
-    assert labels[0] == native_name(expected_first or DEFAULT_LANGUAGE)
+    assert labels[0] == native_name(expected_first or FALLBACK_LANGUAGE)
     assert sorted(labels) == sorted(native_name(code) for code in LANGUAGES)
     assert len(labels) == len(set(labels)) == 7
 
@@ -362,9 +362,9 @@ def test_language_without_compiled_catalog_falls_back_to_danish(
 
 def test_unknown_language_speaks_danish(partial_catalogs: Catalogs, catalogs: Catalogs) -> None:
     assert partial_catalogs["xx"].gettext("Back") == "Tilbage"
-    assert partial_catalogs["xx"].language == DEFAULT_LANGUAGE
+    assert partial_catalogs["xx"].language == FALLBACK_LANGUAGE
     shipped = catalogs["xx"]
-    assert shipped.language == DEFAULT_LANGUAGE
+    assert shipped.language == FALLBACK_LANGUAGE
     assert shipped.gettext("Choose your language.") == catalogs["da"].gettext(
         "Choose your language."
     )

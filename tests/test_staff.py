@@ -18,10 +18,11 @@ from telegram.ext import Application
 
 from bot.config import Settings, load_settings
 from bot.engine import Engine
+from bot.guide import LISTED
 from bot.i18n import Catalogs
+from bot.services import Services
 from bot.stats import IsoWeek
 from bot.telegram import build_application, staff
-from bot.telegram.app import COMMANDS
 from bot.telegram.offline import OfflineRequest, RecordedCall
 from tests.conftest import TOKEN, Updates
 
@@ -88,7 +89,8 @@ def request_() -> FilesRequest:
 
 
 async def _started(settings: Settings, engine: Engine, request: OfflineRequest) -> Application:
-    application = build_application(settings, engine, request=request, rate_limit=False)
+    services = await Services.open(settings)
+    application = build_application(settings, engine, services, request=request, rate_limit=False)
     await application.initialize()
     try:
         await application.post_init(application)  # type: ignore[misc]
@@ -101,6 +103,7 @@ async def _started(settings: Settings, engine: Engine, request: OfflineRequest) 
 async def _stopped(application: Application) -> None:
     await application.post_shutdown(application)  # type: ignore[misc]
     await application.shutdown()
+    await application.parts.services.close()
 
 
 @pytest.fixture
@@ -174,7 +177,8 @@ async def test_stats_from_a_resident_is_exactly_an_unknown_command(
     for command in ("/stats", "/stats 4", "/stats@vollsmose_guide_bot"):
         await _same_as_unknown(app, offline, resident.message, command)
     assert offline.calls[-1].method == "sendMessage"
-    assert offline.calls[-1].params["text"].startswith(app.bot_data.engine.pointer("ar").text[:20])
+    pointer = app.parts.guide.engine.pointer("ar").text
+    assert offline.calls[-1].params["text"].startswith(pointer[:20])
     await _same_as_unknown(app, offline, lambda text: _edited(resident, text), "/stats")
     assert not offline.calls_to("sendPhoto")
 
@@ -237,7 +241,7 @@ async def test_stats_is_listed_only_in_staff_chats(staff_app: Application, reque
     for staff_id in (STAFF, OTHER_STAFF):
         languages = [c.params.get("language_code") for c in by_chat[staff_id]]
         assert languages == [None, "da", "ar", "tr", "so", "ku", "en"]
-        residents = [name for name, _ in COMMANDS]
+        residents = [command.name for command in LISTED]
         assert all(_commands(c) == [*residents, "stats"] for c in by_chat[staff_id])
     assert all(_commands(c) == ["stats"] for c in by_chat[STAFF_CHAT])
     danish = by_chat[STAFF][1].params["commands"][-1]["description"]
@@ -284,7 +288,7 @@ async def test_a_staff_member_who_never_opened_the_bot_does_not_stop_start_up(
 
 async def _seed(application: Application) -> None:
     """Referrals in 2026-W53 (Monday 28 December to Sunday 3 January 2027) and 2026-W52."""
-    storage = application.bot_data.residents.storage
+    storage = application.parts.services.storage
     for day, goal, service in [
         (dt.date(2026, 12, 21), "tryghed", "bydelssoestre"),
         (dt.date(2026, 12, 29), "arbejde", "fritidsjob-hjaelp"),
@@ -417,7 +421,7 @@ async def test_catch_up_at_start_and_the_job_send_each_week_once(
     try:
         assert _reports(request_) == ["2026-W52"]
         assert len(request_.calls_to("sendPhoto")) == 1
-        storage = application.bot_data.residents.storage
+        storage = application.parts.services.storage
         assert await storage.last_report_week() == "2026-W52"
     finally:
         await _stopped(application)
@@ -478,7 +482,7 @@ async def test_a_failed_send_is_recorded_and_never_repeated(
     dies in between), it is logged, start-up goes on, and the week is not sent later."""
     failing = FilesRequest(fail=lambda method, params: method == "sendPhoto")
     application = await _started(staff_settings, engine, failing)
-    assert await application.bot_data.residents.storage.last_report_week() == "2026-W52"
+    assert await application.parts.services.storage.last_report_week() == "2026-W52"
     assert "the report for 2026-W52 was recorded but not delivered (BadRequest)" in caplog.text
     assert str(STAFF_CHAT) not in caplog.text
     await _stopped(application)
@@ -511,7 +515,7 @@ async def test_without_a_staff_chat_there_is_no_report(
     assert await staff.send_due_report(app, clock()) is None
     assert not offline.calls_to("sendMessage")
     assert not offline.calls_to("sendPhoto")
-    assert await app.bot_data.residents.storage.last_report_week() is None
+    assert await app.parts.services.storage.last_report_week() is None
 
 
 def test_weeks_compare_as_text_across_the_year_boundary() -> None:

@@ -169,7 +169,7 @@ async def test_counts_land_in_local_weeks_at_both_dst_changes(tmp_path: Path) ->
         residents = Residents(
             storage, ResidentKey(b"k" * 32), COPENHAGEN, clock=lambda i=instant: i
         )
-        await residents.count_referral(index, Referral("fritidsjob-hjaelp", "arbejde"))
+        await residents.count_referral(f"tg:{index}", Referral("fritidsjob-hjaelp", "arbejde"))
     weeks = [W("2026-W13"), W("2026-W14"), W("2026-W43"), W("2026-W44")]
     report = await weekly_report(storage, CONTENT, COPENHAGEN, weeks)
     await storage.close()

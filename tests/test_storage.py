@@ -20,7 +20,9 @@ from bot.storage import MIGRATIONS, DatabaseTooNewError, Storage
 
 COPENHAGEN = ZoneInfo("Europe/Copenhagen")
 DAY = dt.date(2026, 11, 26)
-RESIDENT = 987654321
+TELEGRAM_ID = 987654321
+RESIDENT = f"tg:{TELEGRAM_ID}"
+OTHER = f"tg:{TELEGRAM_ID + 1}"
 
 
 @contextlib.contextmanager
@@ -243,7 +245,7 @@ async def test_two_residents_count_twice(residents: Residents, storage: Storage)
     """Two residents opening the same card are two referrals."""
     referral = Referral("fritidsjob-hjaelp", "arbejde")
     await residents.count_referral(RESIDENT, referral)
-    await residents.count_referral(RESIDENT + 1, referral)
+    await residents.count_referral(OTHER, referral)
     assert await storage.referrals(DAY, DAY + dt.timedelta(days=1)) == [
         (DAY.isoformat(), "arbejde", "fritidsjob-hjaelp", 2)
     ]
@@ -269,7 +271,7 @@ async def test_language_choice_survives_restart(db_path: Path, clock: Clock) -> 
     try:
         again = Residents(store, key, COPENHAGEN, clock=clock)
         assert await again.language(RESIDENT) == "ar"
-        assert await again.language(RESIDENT + 1) is None
+        assert await again.language(OTHER) is None
         await again.forget(RESIDENT)
         assert await again.language(RESIDENT) is None
     finally:
@@ -294,12 +296,12 @@ async def test_database_files_hold_no_user_id(db_path: Path, tmp_path: Path, clo
     await store.close()
     after_close = _files(db_path)
 
-    needle = str(RESIDENT).encode()
+    needle = str(TELEGRAM_ID).encode()
     assert "vollsmose.sqlite3-wal" in while_running
     for name, data in [*while_running.items(), *after_close.items()]:
         assert needle not in data, name
-        assert RESIDENT.to_bytes(8, "big") not in data, name
-        assert RESIDENT.to_bytes(8, "little") not in data, name
+        assert TELEGRAM_ID.to_bytes(8, "big") not in data, name
+        assert TELEGRAM_ID.to_bytes(8, "little") not in data, name
     # The files do hold what was written, so the search above looked in the right place.
     assert any(b"fritidsjob-hjaelp" in data for data in after_close.values())
     assert any(key(RESIDENT) in data for data in after_close.values())
@@ -312,7 +314,7 @@ def test_secret_key_file_is_private_and_stable(tmp_path: Path) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     again = ResidentKey.from_file(path)
     assert first(RESIDENT) == again(RESIDENT)
-    assert first(RESIDENT) != first(RESIDENT + 1)
+    assert first(RESIDENT) != first(OTHER)
     assert first(RESIDENT) != ResidentKey.from_file(tmp_path / "other.secret")(RESIDENT)
 
 

@@ -98,7 +98,7 @@ _NULL = "tag:yaml.org,2002:null"
 _STRINGS_ONLY = {"": [(_NULL, re.compile(r"^(?:~|)$"))], "~": [(_NULL, re.compile(r"^~$"))]}
 
 
-class _UniqueKeys:
+class _UniqueKeys(yaml.constructor.SafeConstructor):
     """A YAML loader mixin that refuses a key written twice in a mapping (PyYAML overwrites)."""
 
     yaml_implicit_resolvers = _STRINGS_ONLY
@@ -115,7 +115,7 @@ class _UniqueKeys:
                     key_node.start_mark,
                 )
             seen[key] = key_node.start_mark.line
-        return super().construct_mapping(node, deep=deep)  # type: ignore[misc]
+        return super().construct_mapping(node, deep=deep)
 
 
 class _UniqueKeyLoader(_UniqueKeys, _SafeLoader):  # type: ignore[misc,valid-type]

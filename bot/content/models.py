@@ -31,8 +31,8 @@ def is_reserved(screen_id: str) -> bool:
     return screen_id.split(".")[0] in RESERVED_IDS
 
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _TIME_RANGE = re.compile(r"^(\d\d):(\d\d)-(\d\d):(\d\d)$")
 
 

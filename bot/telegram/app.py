@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import ssl
+from typing import Any
 
-from telegram import BotCommand, BotCommandScopeDefault, Update
+from telegram import Update
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -23,16 +24,15 @@ from telegram.request import BaseRequest
 
 from bot.config import Settings
 from bot.engine import Engine
-from bot.i18n import LANGUAGES, N_, Catalogs
-from bot.privacy import ResidentKey
-from bot.residents import Residents
-from bot.storage import Storage
+from bot.flood import Throttle
+from bot.guide import COMMANDS, LISTED, Guide
+from bot.services import Services
 from bot.telegram import handlers, staff
-from bot.telegram.context import GuideContext, Services
+from bot.telegram.commands import set_commands
+from bot.telegram.context import GuideApplication, GuideContext, Parts, guide_application
 from bot.telegram.guidebot import GuideBot
 from bot.telegram.processor import PerResidentUpdateProcessor
 from bot.telegram.request import RetryingRequest
-from bot.telegram.throttle import Throttle
 
 log = logging.getLogger(__name__)
 
@@ -54,31 +54,24 @@ class WithholdRawUpdates(logging.Filter):
 # Language choices unused for six months are deleted at start and every night at this time.
 PURGE_TIME = dt.time(3, 30)
 
-# The commands residents see in Telegram's menu, with their descriptions (translated per language).
-COMMANDS: tuple[tuple[str, str], ...] = (
-    ("menu", N_("Main menu")),
-    ("language", N_("Change the language")),
-    ("help", N_("How the bot works")),
-    ("privacy", N_("What the bot keeps about you")),
-    ("forget", N_("Delete your language choice")),
-)
-
 
 def build_application(
     settings: Settings,
     engine: Engine,
+    services: Services,
     *,
     request: BaseRequest | None = None,
     rate_limit: bool = True,
     throttle: Throttle | None = None,
-) -> Application:
-    """Build the Application; storage is opened in post_init and closed in post_shutdown.
+) -> GuideApplication:
+    """Build the Telegram face on services opened by the caller (who also closes them).
 
     Tests and benchmarks pass an offline `request`; without one the bot talks HTTP to
     TELEGRAM_API_URL through a client that retries server errors and dropped connections.
     """
-    assert settings.token is not None, "the terminal chat runs without a token, not this"
-    context_types = ContextTypes(context=GuideContext, bot_data=Services)
+    if settings.token is None:
+        raise ValueError("TELEGRAM_BOT_TOKEN is not set: the terminal chat runs without one")
+    context_types = ContextTypes(context=GuideContext)
     if request is None:
         # Loading the system's certificates takes tens of milliseconds: do it once for both.
         tls = {"verify": ssl.create_default_context()}
@@ -97,20 +90,23 @@ def build_application(
         # max_retries: a 429 from Telegram is waited out and retried instead of failing the reply.
         rate_limiter=AIORateLimiter(max_retries=3) if rate_limit else None,
     )
-    builder = (
+    parts = Parts(
+        settings=settings,
+        guide=Guide(engine, services.residents, settings.bot_default_language),
+        services=services,
+        throttle=throttle if throttle is not None else Throttle(),
+    )
+    built = (
         ApplicationBuilder()
+        .application_class(GuideApplication, kwargs={"parts": parts})
         .bot(bot)
         .context_types(context_types)
         .concurrent_updates(PerResidentUpdateProcessor())
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
+        .build()
     )
-    application = builder.build()
-    services: Services = application.bot_data
-    services.settings = settings
-    services.engine = engine
-    services.catalogs = engine.catalogs
-    services.throttle = throttle if throttle is not None else Throttle()
+    application = guide_application(built)  # the builder is typed for any Application
     add_handlers(application)
     for name in _RAW_UPDATE_LOGGERS:
         logger = logging.getLogger(name)
@@ -119,11 +115,10 @@ def build_application(
     return application
 
 
-def add_handlers(application: Application) -> None:
-    """Register the language step, the commands, buttons, text, media and group handling."""
+def add_handlers(application: GuideApplication) -> None:
+    """Register the flood guard, the commands, buttons, text, media and group handling."""
     private = filters.ChatType.PRIVATE
     application.add_handler(TypeHandler(Update, handlers.throttle), group=-2)
-    application.add_handler(TypeHandler(Update, handlers.resolve_language), group=-1)
     staff.register(application)  # /stats: before the group and unknown-command handlers
     application.add_handler(
         ChatMemberHandler(handlers.on_membership, ChatMemberHandler.MY_CHAT_MEMBER)
@@ -131,16 +126,8 @@ def add_handlers(application: Application) -> None:
     application.add_handler(
         MessageHandler(~private & ~filters.UpdateType.CHANNEL_POSTS, handlers.on_group)
     )
-    commands = {
-        "start": handlers.on_start,
-        "menu": handlers.on_menu,
-        "language": handlers.on_language,
-        "help": handlers.on_help,
-        "privacy": handlers.on_privacy,
-        "forget": handlers.on_forget,
-    }
-    for name, callback in commands.items():
-        application.add_handler(CommandHandler(name, callback, filters=private))
+    names = [command.name for command in COMMANDS]
+    application.add_handler(CommandHandler(names, handlers.on_command, filters=private))
     application.add_handler(CallbackQueryHandler(handlers.on_button))
     new_messages = private & filters.UpdateType.MESSAGE
     application.add_handler(
@@ -150,52 +137,33 @@ def add_handlers(application: Application) -> None:
     application.add_error_handler(handlers.on_error)
 
 
-async def _post_init(application: Application) -> None:
-    """Open storage and register the command list in every language Telegram accepts."""
-    services: Services = application.bot_data
-    assert services.settings is not None
-    assert services.catalogs is not None
-    settings = services.settings
-    storage = await Storage.open(settings.bot_database)
-    residents = Residents(storage, ResidentKey.from_file(settings.secret_file), settings.timezone)
-    services.residents = residents
+async def _post_init(built: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Forget unused language choices (now and nightly), list the commands, start staff jobs."""
+    application = guide_application(built)
+    settings = application.parts.settings
     await _purge(application)
     if application.job_queue is not None:
         # A bot that runs for months without a restart still forgets unused choices.
         application.job_queue.run_daily(
-            lambda context: _purge(context.application),
+            lambda context: _purge(application),
             time=PURGE_TIME.replace(tzinfo=settings.timezone),
             name="purge-language-choices",
         )
-    await set_commands(application, services.catalogs)
+    catalogs = application.parts.guide.engine.catalogs
+    await set_commands(application.bot, catalogs, settings.bot_default_language, LISTED)
     await staff.start(application)  # staff commands, Monday report job, catch-up
-    log.info(
-        "ready: content version %s", services.engine.content.version if services.engine else ""
-    )
+    log.info("ready: content version %s", application.parts.guide.engine.content.version)
 
 
-async def _purge(application: Application) -> None:
+async def _purge(application: GuideApplication) -> None:
     """Delete language choices unused for six months, as /privacy promises."""
-    residents = application.bot_data.residents
-    if residents is not None and (purged := await residents.purge()):
+    if purged := await application.parts.services.residents.purge():
         log.info("deleted %d language choices unused for six months", purged)
 
 
-async def _post_shutdown(application: Application) -> None:
-    """Close storage after the last update was handled."""
-    services: Services = application.bot_data
-    if services.residents is not None:
-        await services.residents.storage.close()
-        services.residents = None
-
-
-async def set_commands(application: Application, catalogs: Catalogs) -> None:
-    """setMyCommands for the default list (Danish) and each two-letter language code."""
-    for code in (None, *LANGUAGES):
-        if code is not None and len(code) != 2:
-            continue  # Telegram accepts only two-letter codes; Sorani users get the default list.
-        _ = catalogs[code or "da"].gettext
-        commands = [BotCommand(name, _(description)) for name, description in COMMANDS]
-        await application.bot.set_my_commands(
-            commands, scope=BotCommandScopeDefault(), language_code=code
-        )
+async def _post_shutdown(built: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Stop the nightly purge; the services belong to whoever opened them."""
+    application = guide_application(built)
+    if application.job_queue is not None:
+        for job in application.job_queue.get_jobs_by_name("purge-language-choices"):
+            job.schedule_removal()

@@ -1,62 +1,66 @@
-"""The typed context of every handler: engine, residents, the resident's language, gettext."""
+"""The Telegram face's typed parts, the Application that carries them, every handler's context."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
-from telegram.ext import Application, CallbackContext
+from telegram.ext import Application, CallbackContext, JobQueue
 
 from bot.config import Settings
-from bot.engine import Engine
-from bot.i18n import Catalogs, Translator
+from bot.flood import Throttle
+from bot.guide import Guide
+from bot.services import Services
 from bot.telegram.guidebot import GuideBot
-from bot.telegram.throttle import Throttle
-
-if TYPE_CHECKING:
-    from bot.residents import Residents
 
 
-@dataclass
-class Services:
-    """The application's shared parts (bot_data); storage-backed ones are filled in post_init."""
+@dataclass(frozen=True, slots=True)
+class Parts:
+    """What the handlers use, complete before the Application is built: nothing is filled later."""
 
-    settings: Settings | None = None
-    engine: Engine | None = None
-    catalogs: Catalogs | None = None
-    residents: Residents | None = None
-    throttle: Throttle | None = None
+    settings: Settings
+    guide: Guide
+    services: Services
+    throttle: Throttle
 
 
-class GuideContext(CallbackContext[GuideBot, dict, dict, Services]):
-    """CallbackContext with typed access to the bot's parts and the resident's language."""
+class GuideApplication(
+    Application[
+        GuideBot,
+        "GuideContext",
+        dict[Any, Any],
+        dict[Any, Any],
+        dict[Any, Any],
+        JobQueue["GuideContext"],
+    ]
+):
+    """python-telegram-bot's Application with the face's parts (ApplicationBuilder's
+    application_class); its bot_data is unused."""
+
+    def __init__(self, *, parts: Parts, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.parts = parts
+
+
+def guide_application(application: Application[Any, Any, Any, Any, Any, Any]) -> GuideApplication:
+    """The Application as build_application made it (its hooks are typed for any Application)."""
+    if not isinstance(application, GuideApplication):
+        raise TypeError("this Application was not built by bot.telegram.build_application")
+    return application
+
+
+class GuideContext(CallbackContext[GuideBot, dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+    """Every handler's context: the bot that posts replies, and the face's parts."""
 
     def __init__(
         self,
-        application: Application,  # type: ignore[type-arg]
+        application: GuideApplication,
         chat_id: int | None = None,
         user_id: int | None = None,
     ) -> None:
         super().__init__(application=application, chat_id=chat_id, user_id=user_id)
-        # Set by the language step that runs before every handler; None until chosen.
-        self.chosen_language: str | None = None
-        self.language: str = "da"
+        self.parts = application.parts
 
     @property
-    def engine(self) -> Engine:
-        assert self.bot_data.engine is not None
-        return self.bot_data.engine
-
-    @property
-    def residents(self) -> Residents:
-        assert self.bot_data.residents is not None, "storage is opened in post_init"
-        return self.bot_data.residents
-
-    @property
-    def tr(self) -> Translator:
-        assert self.bot_data.catalogs is not None
-        return self.bot_data.catalogs[self.language]
-
-    @property
-    def _(self):
-        return self.tr.gettext
+    def guide(self) -> Guide:
+        return self.parts.guide

@@ -1,4 +1,4 @@
-"""Handlers: turn Telegram updates into engine calls and engine replies into Bot API calls."""
+"""Handlers: a Telegram update becomes one call of the guide, its reply a send, edit or venue."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from functools import lru_cache
 from typing import Any
 
 from telegram import (
-    CallbackQuery,
     ChatMember,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    MaybeInaccessibleMessage,
     Message,
     Update,
     User,
@@ -20,7 +20,7 @@ from telegram.error import BadRequest, Conflict, Forbidden, TelegramError
 from telegram.ext import ApplicationHandlerStop
 
 from bot.engine import Button, Reply
-from bot.i18n import best_language
+from bot.guide import Resident
 from bot.telegram.context import GuideContext
 
 log = logging.getLogger(__name__)
@@ -64,51 +64,24 @@ def _is(error: TelegramError, phrases: tuple[str, ...]) -> bool:
     return any(phrase in text for phrase in phrases)
 
 
+def resident(user: User) -> Resident:
+    """The Telegram user as the conversation layer knows them: a namespaced id and a hint."""
+    return Resident(f"tg:{user.id}", user.language_code)
+
+
 async def throttle(update: Update, context: GuideContext) -> None:
     """Before everything else: let a flood through as one warning, then nothing for a while."""
     user = update.effective_user
-    if user is None or context.bot_data.throttle is None:
+    if user is None:
         return
-    verdict = context.bot_data.throttle.check(user.id)
+    verdict = context.parts.throttle.check(user.id)
     if verdict == "ok":
         return
     if verdict == "warn" and update.effective_chat and update.effective_chat.type == "private":
         log.info("update %s: a resident is flooding; pausing them", update.update_id)
-        _chosen, language = await _languages(user, context)
-        reply = context.engine.slow_down(language)
+        reply = await context.guide.slow_down(resident(user))
         await context.bot.send_reply(update.effective_chat.id, reply.text)
     raise ApplicationHandlerStop
-
-
-async def _languages(user: User, context: GuideContext) -> tuple[str | None, str]:
-    """The language the resident chose (if any), and the one to answer in: the choice, else
-    Telegram's hint when it is a shipped language, else the bot's default."""
-    residents = context.bot_data.residents
-    chosen = await residents.language(user.id) if residents is not None else None
-    default = context.bot_data.settings.bot_default_language  # type: ignore[union-attr]
-    return chosen, chosen or best_language(user.language_code) or default
-
-
-async def resolve_language(update: Update, context: GuideContext) -> None:
-    """Before any handler: find the resident's language and count today's language use."""
-    user = update.effective_user
-    context.language = context.bot_data.settings.bot_default_language  # type: ignore[union-attr]
-    if user is None or user.is_bot:
-        return
-    chosen, context.language = await _languages(user, context)
-    context.chosen_language = chosen
-    if chosen is not None and update.effective_chat and update.effective_chat.type == "private":
-        await context.residents.count_language(user.id, chosen)
-
-
-async def show(update: Update, context: GuideContext, reply: Reply) -> None:
-    """Send a reply as a new message in the resident's chat, counting a referral first."""
-    chat = update.effective_chat
-    if chat is None:
-        return
-    if reply.referral is not None and update.effective_user is not None:
-        await context.residents.count_referral(update.effective_user.id, reply.referral)
-    await _send(context, chat.id, reply)
 
 
 async def _send(context: GuideContext, chat_id: int, reply: Reply) -> None:
@@ -130,14 +103,8 @@ async def _send_venue(context: GuideContext, chat_id: int, reply: Reply) -> None
     )
 
 
-async def edit(query: CallbackQuery, context: GuideContext, reply: Reply) -> None:
+async def _edit(context: GuideContext, message: MaybeInaccessibleMessage, reply: Reply) -> None:
     """Replace the pressed menu message with the reply, or send it anew if it cannot be edited."""
-    message = query.message
-    if reply.referral is not None:
-        # The count is committed before the card is shown: a crash after this loses nothing.
-        await context.residents.count_referral(query.from_user.id, reply.referral)
-    if message is None:
-        return
     if not isinstance(message, Message):
         # An inaccessible (very old) message: answer with a new one.
         await _send(context, message.chat.id, reply)
@@ -155,57 +122,23 @@ async def edit(query: CallbackQuery, context: GuideContext, reply: Reply) -> Non
     await _send_venue(context, message.chat.id, reply)
 
 
-async def on_start(update: Update, context: GuideContext) -> None:
-    """/start: the language picker for a newcomer, the menu for someone who already chose.
-
-    A deep link (t.me/<bot>?start=library) arrives as /start library: its source is counted once
-    per resident and day, known sources by name and anything else as "other".
-    """
-    if context.args and update.effective_user is not None:
-        source = context.engine.source(context.args[0])
-        await context.residents.count_once(update.effective_user.id, "source", source)
-    if context.chosen_language is None:
-        hint = update.effective_user.language_code if update.effective_user else None
-        await show(update, context, context.engine.picker(context.language, hint))
-    else:
-        await show(update, context, context.engine.menu(context.language))
-
-
-async def on_menu(update: Update, context: GuideContext) -> None:
-    """/menu: the main menu."""
-    await show(update, context, context.engine.menu(context.language))
-
-
-async def on_language(update: Update, context: GuideContext) -> None:
-    """/language: the picker, from anywhere."""
-    await show(update, context, context.engine.picker(context.language))
-
-
-async def on_help(update: Update, context: GuideContext) -> None:
-    """/help: what the bot does."""
-    await show(update, context, context.engine.help(context.language))
-
-
-async def on_privacy(update: Update, context: GuideContext) -> None:
-    """/privacy: what the bot keeps."""
-    await show(update, context, context.engine.privacy(context.language))
-
-
-async def on_forget(update: Update, context: GuideContext) -> None:
-    """/forget: delete the stored language choice."""
-    if update.effective_user is not None:
-        await context.residents.forget(update.effective_user.id)
-    await show(update, context, context.engine.forgotten(context.language))
+async def on_command(update: Update, context: GuideContext) -> None:
+    """A resident's command from the guide's table (/start with a deep-link source)."""
+    message, chat, user = update.effective_message, update.effective_chat, update.effective_user
+    if message is None or chat is None or user is None or not message.text:
+        return
+    # "/start@GuideBot library": CommandHandler matched the name without case.
+    name = message.text.split()[0][1:].split("@")[0].lower()
+    argument = context.args[0] if context.args else ""
+    await _send(context, chat.id, await context.guide.command(resident(user), name, argument))
 
 
 async def on_button(update: Update, context: GuideContext) -> None:
     """A button press: answer the query, then edit the message in place."""
     query = update.callback_query
-    assert query is not None
-    reply = context.engine.press(query.data, context.language)
-    if reply.language is not None:
-        await context.residents.choose(query.from_user.id, reply.language)
-        await context.residents.count_language(query.from_user.id, reply.language)
+    if query is None:
+        return
+    reply = await context.guide.press(resident(query.from_user), query.data)
     try:
         await query.answer()
     except BadRequest as error:
@@ -213,32 +146,31 @@ async def on_button(update: Update, context: GuideContext) -> None:
             raise
     if reply.screen == "updated":
         log.info("stale or unknown button data answered with the current menu")
-    await edit(query, context, reply)
+    if query.message is not None:
+        await _edit(context, query.message, reply)
 
 
 async def on_text(update: Update, context: GuideContext) -> None:
-    """Typed text: the engine decides what it might mean."""
-    message = update.effective_message
-    assert message is not None
-    reply = context.engine.typed(message.text or "", context.language)
-    if reply.unmatched:
-        await context.residents.count_unmatched()
-    await show(update, context, reply)
+    """Typed text: the guide decides what it might mean."""
+    message, chat, user = update.effective_message, update.effective_chat, update.effective_user
+    if message is None or chat is None or user is None:
+        return
+    await _send(context, chat.id, await context.guide.type(resident(user), message.text or ""))
 
 
 async def on_other(update: Update, context: GuideContext) -> None:
     """Stickers, photos, voice, unknown commands: a kind pointer to the menu."""
-    await show(update, context, context.engine.pointer(context.language))
-
-
-def _staff_chat(context: GuideContext) -> int | None:
-    return context.bot_data.settings.bot_staff_chat_id  # type: ignore[union-attr]
+    chat, user = update.effective_chat, update.effective_user
+    if chat is None or user is None:
+        return
+    await _send(context, chat.id, await context.guide.other(resident(user)))
 
 
 async def on_group(update: Update, context: GuideContext) -> None:
     """Any update from a group or channel other than the staff chat: leave it."""
     chat = update.effective_chat
-    if chat is None or chat.type == ChatType.PRIVATE or chat.id == _staff_chat(context):
+    staff_chat = context.parts.settings.bot_staff_chat_id
+    if chat is None or chat.type == ChatType.PRIVATE or chat.id == staff_chat:
         return
     log.info("leaving a %s the bot was added to", chat.type)
     try:

@@ -1,7 +1,8 @@
 """Staff: /stats for staff only, the staff command list, and the Monday report to the staff chat.
 
-/stats from anyone who is not staff, or from a chat that is neither private nor the staff chat,
-goes to exactly the handler an unknown command goes to, so nothing reveals that it exists.
+/stats is handled only for staff (python-telegram-bot's user filter) in a private chat or the
+staff chat (its chat filter); from anyone else it falls through to exactly the handler an unknown
+command goes to, so nothing reveals that it exists.
 
 The Monday report is sent at most once per ISO week. The week is recorded in reports_sent after the
 report and chart are built and *before* they are sent: if the process dies, or Telegram fails,
@@ -19,14 +20,14 @@ import html
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from telegram import Bot, BotCommand, BotCommandScopeChat, Update
-from telegram.constants import ChatType, ParseMode
+from telegram import Bot, BotCommandScopeChat, Update
+from telegram.constants import ParseMode
 from telegram.error import TelegramError
-from telegram.ext import Application, CommandHandler, filters
+from telegram.ext import CommandHandler, filters
 
-from bot.i18n import LANGUAGES, N_, Translator
+from bot.guide import LISTED, Command, Resident
+from bot.i18n import N_, Translator
 from bot.stats import (
     DEFAULT_WEEKS,
     IsoWeek,
@@ -35,17 +36,15 @@ from bot.stats import (
     table_blocks,
     weekly_report,
 )
-from bot.telegram import handlers
-from bot.telegram.context import GuideContext, Services
-
-if TYPE_CHECKING:
-    from bot.config import Settings
+from bot.telegram.commands import set_commands
+from bot.telegram.context import GuideApplication, GuideContext
 
 log = logging.getLogger(__name__)
 
 COMMAND = "stats"
 # Translators: description of /stats in Telegram's command menu, shown to staff only.
 DESCRIPTION = N_("Referrals per week (staff)")
+STATS = Command(COMMAND, DESCRIPTION)
 JOB_NAME = "weekly-report"
 REPORT_TIME = dt.time(8, 0)
 # python-telegram-bot 20+ numbers weekdays from Sunday: 0 = Sunday, 1 = Monday.
@@ -61,49 +60,36 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def register(application: Application) -> None:  # type: ignore[type-arg]
-    """Add /stats. Call before the group and unknown-command handlers of the same group."""
+def register(application: GuideApplication) -> None:
+    """Add /stats for staff. Call before the group and unknown-command handlers."""
+    settings = application.parts.settings
+    where: filters.BaseFilter = filters.ChatType.PRIVATE
+    if settings.bot_staff_chat_id is not None:
+        where = where | filters.Chat(chat_id=settings.bot_staff_chat_id)
     # New messages only: an edited "/stats" takes the same way as any other edited message.
-    application.add_handler(CommandHandler(COMMAND, on_stats, filters=filters.UpdateType.MESSAGE))
-
-
-def _services(application: Application) -> Services:  # type: ignore[type-arg]
-    services: Services = application.bot_data
-    return services
-
-
-def is_staff_request(update: Update, settings: Settings) -> bool:
-    """A staff member, in a private chat with the bot or in the configured staff chat."""
-    user, chat = update.effective_user, update.effective_chat
-    if user is None or chat is None or user.id not in settings.bot_staff_ids:
-        return False
-    return chat.type == ChatType.PRIVATE or chat.id == settings.bot_staff_chat_id
+    staff = filters.UpdateType.MESSAGE & filters.User(user_id=settings.bot_staff_ids) & where
+    application.add_handler(CommandHandler(COMMAND, on_stats, filters=staff))
 
 
 async def on_stats(update: Update, context: GuideContext) -> None:
-    """/stats [weeks]: report and chart for staff; anyone else gets the unknown-command reply."""
-    settings = context.bot_data.settings
-    assert settings is not None
-    chat = update.effective_chat
-    if chat is None:
+    """/stats [weeks] from staff: the report of the last weeks and its chart."""
+    chat, user = update.effective_chat, update.effective_user
+    if chat is None or user is None:
         return
-    if not is_staff_request(update, settings):
-        # Exactly the handler the update would reach without this one.
-        if chat.type == ChatType.PRIVATE:
-            await handlers.on_other(update, context)
-        else:
-            await handlers.on_group(update, context)
-        return
+    parts = context.parts
+    settings = parts.settings
     count = _weeks(context.args)
     today = _now().astimezone(settings.timezone).date()
     report = await weekly_report(
-        context.residents.storage,
-        context.engine.content,
+        parts.services.storage,
+        parts.guide.engine.content,
         settings.bot_timezone,
         last_weeks(count, today),
         settings.bot_stats_threshold,
     )
-    await send_report(context.bot, chat.id, await render_report(report, context.tr))
+    language = await parts.guide.language(Resident(f"tg:{user.id}", user.language_code))
+    tr = parts.guide.engine.catalogs[language.answer]
+    await send_report(context.bot, chat.id, await render_report(report, tr))
     log.info("update %s: staff statistics for %d weeks", update.update_id, count)
 
 
@@ -164,30 +150,23 @@ async def send_report(bot: Bot, chat_id: int, rendered: Rendered) -> None:
     await bot.send_photo(chat_id, rendered.chart)
 
 
-async def set_staff_commands(application: Application) -> None:  # type: ignore[type-arg]
+async def set_staff_commands(application: GuideApplication) -> None:
     """List /stats after the residents' commands, only in staff members' and the staff chat."""
-    from bot.telegram.app import COMMANDS  # here: app imports this module
-
-    services = _services(application)
-    assert services.settings is not None
-    assert services.catalogs is not None
-    settings, catalogs = services.settings, services.catalogs
-    scopes = [(staff_id, True) for staff_id in sorted(settings.bot_staff_ids)]
+    settings = application.parts.settings
+    catalogs = application.parts.guide.engine.catalogs
+    scopes = [(staff_id, (*LISTED, STATS)) for staff_id in sorted(settings.bot_staff_ids)]
     if settings.bot_staff_chat_id is not None:
         # Residents' commands work in private chats only, so the staff chat lists just /stats.
-        scopes.append((settings.bot_staff_chat_id, False))
-    for chat_id, with_residents in scopes:
+        scopes.append((settings.bot_staff_chat_id, (STATS,)))
+    for chat_id, commands in scopes:
         try:
-            for code in (None, *LANGUAGES):
-                if code is not None and len(code) != 2:
-                    continue  # Telegram accepts only two-letter codes
-                _ = catalogs[code or settings.bot_default_language].gettext
-                listed = COMMANDS if with_residents else ()
-                commands = [BotCommand(name, _(text)) for name, text in listed]
-                commands.append(BotCommand(COMMAND, _(DESCRIPTION)))
-                await application.bot.set_my_commands(
-                    commands, scope=BotCommandScopeChat(chat_id), language_code=code
-                )
+            await set_commands(
+                application.bot,
+                catalogs,
+                settings.bot_default_language,
+                commands,
+                BotCommandScopeChat(chat_id),
+            )
         except TelegramError as error:
             # Typically "chat not found": the staff member has not opened the bot yet.
             log.warning("could not list the staff commands in one chat: %s", type(error).__name__)
@@ -201,35 +180,30 @@ def due_week(now: dt.datetime, timezone: dt.tzinfo) -> IsoWeek:
     return current.previous() if local >= due_at else current.shift(-2)
 
 
-async def send_due_report(application: Application, now: dt.datetime) -> IsoWeek | None:  # type: ignore[type-arg]
+async def send_due_report(application: GuideApplication, now: dt.datetime) -> IsoWeek | None:
     """Send the latest due week's report to the staff chat unless that week was sent already.
 
     Returns the week sent (or recorded and attempted), None when there was nothing to do.
     """
-    services = _services(application)
-    settings, catalogs = services.settings, services.catalogs
-    assert settings is not None
-    assert catalogs is not None
-    assert services.engine is not None
+    parts = application.parts
+    settings, engine = parts.settings, parts.guide.engine
     chat_id = settings.bot_staff_chat_id
-    if chat_id is None or services.residents is None:
+    if chat_id is None:
         return None
-    storage = services.residents.storage
+    storage = parts.services.storage
     week = due_week(now, settings.timezone)
     last = await storage.last_report_week()
     if last is not None and last >= str(week):  # "2026-W53" < "2027-W01" as text too
         return None
-    content, zone, limit = (
-        services.engine.content,
-        settings.bot_timezone,
-        settings.bot_stats_threshold,
-    )
+    content, zone, limit = engine.content, settings.bot_timezone, settings.bot_stats_threshold
     report = await weekly_report(storage, content, zone, [week], limit)
     chart = await weekly_report(
         storage, content, zone, [week.shift(-back) for back in range(CHART_WEEKS)], limit
     )
     # Everything that can fail before Telegram is involved happens before the week is recorded.
-    rendered = await render_report(report, catalogs[settings.bot_default_language], chart=chart)
+    rendered = await render_report(
+        report, engine.catalogs[settings.bot_default_language], chart=chart
+    )
     today = now.astimezone(settings.timezone).date()
     if not await storage.mark_report_sent(str(week), today):
         return None  # recorded meanwhile by another run: never twice
@@ -247,17 +221,10 @@ async def send_due_report(application: Application, now: dt.datetime) -> IsoWeek
     return week
 
 
-async def weekly_job(context: GuideContext) -> None:
-    """The Monday 08:00 job; its data is the clock (None: the real one)."""
-    clock: Clock | None = context.job.data if context.job else None  # type: ignore[assignment]
-    await send_due_report(context.application, (clock or _now)())
-
-
-async def start(application: Application, clock: Clock | None = None) -> None:  # type: ignore[type-arg]
+async def start(application: GuideApplication, clock: Clock | None = None) -> None:
     """From post_init: list the staff commands, schedule the Monday report and catch up."""
     await set_staff_commands(application)
-    settings = _services(application).settings
-    assert settings is not None
+    settings = application.parts.settings
     if settings.bot_staff_chat_id is None:
         return
     queue = application.job_queue
@@ -266,11 +233,15 @@ async def start(application: Application, clock: Clock | None = None) -> None:  
     else:
         for job in queue.get_jobs_by_name(JOB_NAME):
             job.schedule_removal()
+
+        async def weekly_job(_context: GuideContext) -> None:
+            """The Monday 08:00 job."""
+            await send_due_report(application, (clock or _now)())
+
         queue.run_daily(
             weekly_job,
             time=REPORT_TIME.replace(tzinfo=settings.timezone),
             days=(MONDAY,),
-            data=clock,
             name=JOB_NAME,
             # Run late rather than never if the event loop was busy at 08:00 exactly.
             job_kwargs={"misfire_grace_time": None, "coalesce": True},

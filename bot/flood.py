@@ -1,9 +1,9 @@
-"""A per-resident flood guard that runs before any handler."""
+"""A flood guard per resident (or per address), for every face: no face's code in here."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 
@@ -33,10 +33,10 @@ class Throttle:
         self.rate = rate
         self.cooldown = cooldown
         self._clock = clock
-        self._buckets: dict[int, _Bucket] = {}
+        self._buckets: dict[Hashable, _Bucket] = {}
         self._next_prune = 0.0
 
-    def check(self, resident: int) -> str:
+    def check(self, resident: Hashable) -> str:
         """ "ok" to handle the update, "warn" to send the one warning, "drop" to ignore it."""
         now = self._clock()
         if now >= self._next_prune:

@@ -1,0 +1,181 @@
+"""The conversation layer every face calls: the resident's language, the engine, the effects.
+
+A face (Telegram, the terminal, the web chat) turns its input into one call here and the Reply
+into its output; nothing about languages, counting or remembering is decided in a face.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.engine import Engine, Reply
+from bot.i18n import N_, best_language
+from bot.residents import Residents
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A command every face offers; listed ones appear in Telegram's menu with this description."""
+
+    name: str
+    description: str = ""  # a msgid, translated where it is shown; "" for unlisted commands
+
+
+# The one command table: the Telegram handlers, setMyCommands, the terminal and the web chat.
+COMMANDS: tuple[Command, ...] = (
+    Command("start"),
+    Command("menu", N_("Main menu")),
+    Command("language", N_("Change the language")),
+    Command("help", N_("How the bot works")),
+    Command("privacy", N_("What the bot keeps about you")),
+    Command("forget", N_("Delete your language choice")),
+)
+LISTED: tuple[Command, ...] = tuple(command for command in COMMANDS if command.description)
+COMMAND_NAMES: frozenset[str] = frozenset(command.name for command in COMMANDS)
+
+
+@dataclass(frozen=True, slots=True)
+class Resident:
+    """Who is talking, as a face knows them: an opaque namespaced id and a language hint.
+
+    The id ("tg:123", "web:<random>") is never stored or logged as it is; the hint (Telegram's
+    language_code, a browser's Accept-Language) only decides the answer until a choice is made.
+    """
+
+    id: str
+    hint: str | None = None
+
+
+class LanguageMemory(Protocol):
+    """Where a face's residents' language choices are kept (the database, or a web session)."""
+
+    async def language(self, resident: str) -> str | None: ...
+
+    async def choose(self, resident: str, language: str) -> None: ...
+
+    async def forget(self, resident: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Language:
+    """The language a resident chose (None before they choose) and the one to answer in."""
+
+    chosen: str | None
+    answer: str
+
+
+class Guide:
+    """The conversation rules shared by every face: start, press, type, command, forget."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        residents: Residents,
+        default_language: str,
+        memory: LanguageMemory | None = None,
+    ) -> None:
+        self.engine = engine
+        self.residents = residents
+        self.default_language = default_language
+        # Telegram's residents' choices live in the database; a web session keeps its own.
+        self.memory: LanguageMemory = memory or residents
+        self._commands: dict[str, Callable[[Resident, Language, str], Awaitable[Reply]]] = {
+            "start": self._start,
+            "menu": self._menu,
+            "language": self._picker,
+            "help": self._help,
+            "privacy": self._privacy,
+            "forget": self._forget,
+        }
+
+    def with_memory(self, memory: LanguageMemory) -> Guide:
+        """The same rules, with language choices kept elsewhere (a web session)."""
+        return Guide(self.engine, self.residents, self.default_language, memory)
+
+    async def language(self, resident: Resident) -> Language:
+        """The choice, else the hint when it is a shipped language, else the configured default."""
+        chosen = await self.memory.language(resident.id)
+        return Language(chosen, chosen or best_language(resident.hint) or self.default_language)
+
+    async def _use(self, resident: Resident) -> Language:
+        """The resident's language, counted once a day when they chose one."""
+        language = await self.language(resident)
+        if language.chosen is not None:
+            await self.residents.count_language(resident.id, language.chosen)
+        return language
+
+    async def _effects(self, resident: Resident, reply: Reply) -> Reply:
+        """Remember a language choice and count what the reply says to count."""
+        if reply.language is not None:
+            await self.memory.choose(resident.id, reply.language)
+            await self.residents.count_language(resident.id, reply.language)
+        if reply.unmatched:
+            await self.residents.count_unmatched()
+        if reply.referral is not None:
+            # Committed before the face shows the card: a crash after this loses nothing.
+            await self.residents.count_referral(resident.id, reply.referral)
+        return reply
+
+    async def start(self, resident: Resident, source: str | None = None) -> Reply:
+        """The first contact: count a deep-link source, then the picker or, after a choice, the
+        menu."""
+        return await self.command(resident, "start", source or "")
+
+    async def press(self, resident: Resident, data: str | None) -> Reply:
+        """A button press; forged or stale data leads to "this menu was updated"."""
+        language = await self._use(resident)
+        return await self._effects(resident, self.engine.press(data, language.answer))
+
+    async def type(self, resident: Resident, text: str) -> Reply:
+        """Typed text, understood by the engine; the text is not kept."""
+        language = await self._use(resident)
+        return await self._effects(resident, self.engine.typed(text, language.answer))
+
+    async def command(self, resident: Resident, name: str, argument: str = "") -> Reply:
+        """A command from COMMANDS by name (without "/"); unknown ones get the kind pointer."""
+        language = await self._use(resident)
+        handler = self._commands.get(name)
+        if handler is None:
+            return self.engine.pointer(language.answer)
+        return await self._effects(resident, await handler(resident, language, argument))
+
+    async def forget(self, resident: Resident) -> Reply:
+        """Delete the resident's language choice."""
+        return await self.command(resident, "forget")
+
+    async def other(self, resident: Resident) -> Reply:
+        """Something the bot cannot read (a sticker, a photo, an unknown command)."""
+        language = await self._use(resident)
+        return self.engine.pointer(language.answer)
+
+    async def slow_down(self, resident: Resident) -> Reply:
+        """The one warning to a flooding resident; nothing is counted."""
+        language = await self.language(resident)
+        return self.engine.slow_down(language.answer)
+
+    async def _start(self, resident: Resident, language: Language, source: str) -> Reply:
+        # A deep link (t.me/<bot>?start=library, /?src=library) counts its source once per
+        # resident and day: known sources by name, anything else as "other".
+        if source:
+            await self.residents.count_once(resident.id, "source", self.engine.source(source))
+        if language.chosen is None:
+            return self.engine.picker(language.answer, resident.hint)
+        return self.engine.menu(language.answer)
+
+    async def _menu(self, _resident: Resident, language: Language, _argument: str) -> Reply:
+        return self.engine.menu(language.answer)
+
+    async def _picker(self, _resident: Resident, language: Language, _argument: str) -> Reply:
+        return self.engine.picker(language.answer)
+
+    async def _help(self, _resident: Resident, language: Language, _argument: str) -> Reply:
+        return self.engine.help(language.answer)
+
+    async def _privacy(self, _resident: Resident, language: Language, _argument: str) -> Reply:
+        return self.engine.privacy(language.answer)
+
+    async def _forget(self, resident: Resident, language: Language, _argument: str) -> Reply:
+        await self.memory.forget(resident.id)
+        return self.engine.forgotten(language.answer)
