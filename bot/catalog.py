@@ -61,8 +61,10 @@ def extract(
         ):
             name = filename if folder == root else f"{folder.name}/{filename}"
             # The file without its line: line numbers would change every catalog on every edit
-            # of the code above a text, burying real changes in review.
-            template.add(message, None, [(name, None)], auto_comments=comments, context=context)
+            # of the code above a text, burying real changes in review. (Babel writes a location
+            # without a line for None, though its type hints ask for an int.)
+            location = [(name, None)]
+            template.add(message, None, location, auto_comments=comments, context=context)  # type: ignore[arg-type]
     if locales is not None:
         _write_po(locales / f"{DOMAIN}.pot", template)
     return template
