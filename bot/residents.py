@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from bot.engine import Referral
 from bot.i18n import LANGUAGES
 from bot.privacy import DailyOnce, ResidentKey
-from bot.storage import Storage
+from bot.storage import Storage, StorageFault
 
 # Language choices unused for this many months are deleted, as /privacy promises.
 KEEP_MONTHS = 6
@@ -55,7 +55,10 @@ class Residents:
         month = _month(self.today())
         cached = self._languages.get(resident)
         if cached is None:
-            stored = await self.storage.language(self._key(resident))
+            try:
+                stored = await self.storage.language(self._key(resident))
+            except StorageFault:
+                return None  # not cached: asked again once the database works
             if stored is None or stored[0] not in LANGUAGES:
                 # Remembered as "no choice", so a newcomer's every tap does not read the disk.
                 self._languages[resident] = (None, month)

@@ -1,10 +1,19 @@
-"""One SQLite file through aiosqlite: numbered migrations, anonymous counters, language choices."""
+"""One SQLite file through aiosqlite: numbered migrations, anonymous counters, language choices.
+
+What is on disk at any moment is the current totals and nothing about their order: the rollback
+journal (not a write-ahead log) is emptied by every commit, deleted rows are zeroed
+(secure_delete), and counters, language counts and language choices are never written in the same
+transaction. A write that fails is kept in memory and written once the database works again.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import logging
 import sqlite3
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -12,6 +21,8 @@ import aiosqlite
 
 log = logging.getLogger(__name__)
 
+# While the database fails, writes wait in memory and are retried this often.
+RETRY_SECONDS = 5.0
 # Each migration is a list of statements, applied in one transaction together with its version
 # number. Never edit a migration that has shipped: add the next one.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -53,112 +64,280 @@ class DatabaseTooNewError(Exception):
     """The database was written by a newer version of the bot than this one."""
 
 
+class StorageFault(Exception):
+    """The database cannot be read just now; the bot answers without it."""
+
+
+_ADD_REFERRALS = (
+    "INSERT INTO referrals (day, goal, service, n) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (day, goal, service) DO UPDATE SET n = n + excluded.n"
+)
+_ADD_USAGE = (
+    "INSERT INTO usage (day, dimension, key, n) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (day, dimension, key) DO UPDATE SET n = n + excluded.n"
+)
+_SET_CHOICE = (
+    "INSERT INTO preferences (resident, language, last_seen) VALUES (?, ?, ?) "
+    "ON CONFLICT (resident) DO UPDATE SET language = excluded.language, "
+    "last_seen = excluded.last_seen"
+)
+
+
 class Storage:
     """The bot's only state on disk: counters and keyed-hash language choices."""
 
     def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
         self._db = db
         self.path = path
+        # Writes not yet committed: counts add up, a choice of None is a deletion.
+        self._referrals: Counter[tuple[str, str, str]] = Counter()
+        self._usage: Counter[tuple[str, str, str]] = Counter()
+        self._choices: dict[bytes, tuple[str, str] | None] = {}
+        # One writer at a time; whoever holds it commits everyone's pending writes (group commit).
+        self._writing = asyncio.Lock()
+        self._fault: str | None = None  # why the database fails, while it does
+        self._retry: asyncio.Task[None] | None = None
 
     @classmethod
-    async def open(cls, path: Path | str) -> Storage:
-        """Open (creating if needed) the database, switch to WAL and apply pending migrations."""
+    async def open(cls, path: Path | str, *, readonly: bool = False) -> Storage:
+        """Open the database and apply pending migrations; readonly: neither create nor migrate."""
         path = Path(path)
-        if str(path) != ":memory:":
-            path.parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: no implicit transactions; every write below is its own
-        # transaction, committed when the call returns, before the bot answers the resident.
-        db = await aiosqlite.connect(path, isolation_level=None)
+        if readonly:
+            db = await aiosqlite.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        else:
+            if str(path) != ":memory:":
+                path.parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: no implicit transactions; each write below is its own.
+            db = await aiosqlite.connect(path, isolation_level=None)
         try:
-            await db.execute("PRAGMA journal_mode=WAL")
-            # NORMAL in WAL mode survives a killed process; only a power cut may lose the last
-            # commits, which is the right trade for counters.
-            await db.execute("PRAGMA synchronous=NORMAL")
             await db.execute("PRAGMA busy_timeout=5000")
-            await migrate(db, path)
+            if readonly:
+                await check_version(db, path)
+            else:
+                # A rollback journal is emptied by every commit, so the files never hold a history
+                # of writes, as a write-ahead log would until its next checkpoint. FULL: a commit
+                # survives a power cut too. Switching from WAL folds an old log into the file.
+                await db.execute("PRAGMA journal_mode=TRUNCATE")
+                await db.execute("PRAGMA synchronous=FULL")
+                await db.execute("PRAGMA secure_delete=ON")
+                await migrate(db, path)
         except BaseException:
             await db.close()
             raise
         return cls(db, path)
 
     async def close(self) -> None:
-        """Checkpoint the WAL into the main file and close."""
-        await self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        await self._db.close()
+        """Write what is still pending (one last try if the database fails) and close."""
+        if self._retry is not None:
+            self._retry.cancel()
+            self._retry = None
+        try:
+            if self._pending():
+                await self._flush()
+            if kept := self._pending():
+                log.error(
+                    "%s: %d counts and language choices could not be written and are lost",
+                    self.path,
+                    kept,
+                )
+        finally:
+            await self._db.close()
+
+    # -- writes: committed when the call returns, or kept in memory while the database fails --
 
     async def count_referral(self, day: dt.date, goal: str, service: str) -> None:
-        """Add one referral to the day's counter; committed when this returns."""
-        await self._db.execute(
-            "INSERT INTO referrals (day, goal, service, n) VALUES (?, ?, ?, 1) "
-            "ON CONFLICT (day, goal, service) DO UPDATE SET n = n + 1",
-            (day.isoformat(), goal, service),
-        )
+        """Add one referral to the day's counter."""
+        self._referrals[day.isoformat(), goal, service] += 1
+        await self._write()
 
     async def count_usage(self, day: dt.date, dimension: str, key: str) -> None:
         """Add one to a (day, dimension, key) counter such as (today, language, ar)."""
-        await self._db.execute(
-            "INSERT INTO usage (day, dimension, key, n) VALUES (?, ?, ?, 1) "
-            "ON CONFLICT (day, dimension, key) DO UPDATE SET n = n + 1",
-            (day.isoformat(), dimension, key),
-        )
-
-    async def referrals(self, since: dt.date, until: dt.date) -> list[tuple[str, str, str, int]]:
-        """(day, goal, service, n) rows for since <= day < until."""
-        async with self._db.execute(
-            "SELECT day, goal, service, n FROM referrals WHERE day >= ? AND day < ? ORDER BY day",
-            (since.isoformat(), until.isoformat()),
-        ) as cursor:
-            return [tuple(row) for row in await cursor.fetchall()]
-
-    async def usage(self, since: dt.date, until: dt.date) -> list[tuple[str, str, str, int]]:
-        """(day, dimension, key, n) rows for since <= day < until."""
-        async with self._db.execute(
-            "SELECT day, dimension, key, n FROM usage WHERE day >= ? AND day < ? ORDER BY day",
-            (since.isoformat(), until.isoformat()),
-        ) as cursor:
-            return [tuple(row) for row in await cursor.fetchall()]
-
-    async def language(self, resident: bytes) -> tuple[str, str] | None:
-        """The stored (language, last-seen month) under a resident's keyed hash, if any."""
-        async with self._db.execute(
-            "SELECT language, last_seen FROM preferences WHERE resident = ?", (resident,)
-        ) as cursor:
-            row = await cursor.fetchone()
-        return (row[0], row[1]) if row else None
+        self._usage[day.isoformat(), dimension, key] += 1
+        await self._write()
 
     async def set_language(self, resident: bytes, language: str, month: str) -> None:
         """Remember a language choice (or refresh its last-seen month)."""
-        await self._db.execute(
-            "INSERT INTO preferences (resident, language, last_seen) VALUES (?, ?, ?) "
-            "ON CONFLICT (resident) DO UPDATE SET language = excluded.language, "
-            "last_seen = excluded.last_seen",
-            (resident, language, month),
+        self._choices[resident] = (language, month)
+        await self._write()
+
+    async def forget(self, resident: bytes) -> None:
+        """Delete a resident's language choice."""
+        self._choices[resident] = None
+        await self._write()
+
+    async def flush(self) -> bool:
+        """Write everything pending now; False if the database still fails."""
+        return await self._flush()
+
+    def _pending(self) -> int:
+        return sum(self._referrals.values()) + sum(self._usage.values()) + len(self._choices)
+
+    async def _write(self) -> None:
+        # While the database fails, only the retry loop tries, so residents do not wait for it.
+        if self._fault is None:
+            await self._flush()
+
+    async def _flush(self) -> bool:
+        """Commit pending writes: referrals, usage and choices each in a transaction of its own."""
+        async with self._writing:
+            written = 0
+            try:
+                if self._referrals:
+                    written += await self._commit_counts(self._referrals, _ADD_REFERRALS)
+                if self._usage:
+                    written += await self._commit_counts(self._usage, _ADD_USAGE)
+                if self._choices:
+                    written += await self._commit_choices()
+            except sqlite3.Error as error:
+                self._failed(error)
+                return False
+            self._recovered(written)
+            return True
+
+    async def _commit_counts(self, pending: Counter[tuple[str, str, str]], statement: str) -> int:
+        batch = Counter(pending)
+        pending.clear()
+        try:
+            await self._transaction(statement, [(*key, n) for key, n in batch.items()])
+        except BaseException:
+            pending.update(batch)  # counted again later, never lost
+            raise
+        return sum(batch.values())
+
+    async def _commit_choices(self) -> int:
+        batch = dict(self._choices)
+        self._choices.clear()
+        chosen = [(r, *choice) for r, choice in batch.items() if choice is not None]
+        forgotten = [(r,) for r, choice in batch.items() if choice is None]
+        try:
+            await self._db.execute("BEGIN IMMEDIATE")
+            if chosen:
+                await self._db.executemany(_SET_CHOICE, chosen)
+            if forgotten:
+                await self._db.executemany("DELETE FROM preferences WHERE resident = ?", forgotten)
+            await self._db.execute("COMMIT")
+        except BaseException:
+            await self._rollback()
+            for resident, choice in batch.items():
+                self._choices.setdefault(resident, choice)  # a newer choice wins
+            raise
+        return len(batch)
+
+    async def _transaction(self, statement: str, rows: list[tuple[object, ...]]) -> None:
+        try:
+            await self._db.execute("BEGIN IMMEDIATE")
+            await self._db.executemany(statement, rows)
+            await self._db.execute("COMMIT")
+        except BaseException:
+            await self._rollback()
+            raise
+
+    async def _rollback(self) -> None:
+        if self._db.in_transaction:
+            # SQLite has rolled back by itself after some errors.
+            with contextlib.suppress(sqlite3.Error):
+                await self._db.execute("ROLLBACK")
+
+    def _failed(self, error: sqlite3.Error) -> None:
+        """Log a fault once, when it starts, and retry in the background until it ends."""
+        if self._fault is not None:
+            return
+        self._fault = str(error) or type(error).__name__
+        log.error(
+            "%s: the database fails (%s); residents are still answered, counts are kept in "
+            "memory and written when it works again (retrying every %g s)",
+            self.path,
+            self._fault,
+            RETRY_SECONDS,
+        )
+        self._retry = asyncio.get_running_loop().create_task(self._retry_until_written())
+
+    def _recovered(self, written: int) -> None:
+        if self._fault is None:
+            return
+        self._fault = None
+        self._retry = None
+        log.warning(
+            "%s: the database works again; %d writes kept in memory written", self.path, written
         )
 
-    async def forget(self, resident: bytes) -> bool:
-        """Delete a resident's language choice; True if there was one."""
-        cursor = await self._db.execute("DELETE FROM preferences WHERE resident = ?", (resident,))
-        return cursor.rowcount > 0
+    async def _retry_until_written(self) -> None:
+        while self._fault is not None:
+            await asyncio.sleep(RETRY_SECONDS)
+            if self._pending():
+                await self._flush()
+            else:
+                try:
+                    await self._read("SELECT count(*) FROM schema_version", ())
+                except StorageFault:
+                    continue
+                self._recovered(0)
+
+    # -- reads --
+
+    async def _read(self, query: str, params: Sequence[object]) -> list[sqlite3.Row]:
+        try:
+            async with self._db.execute(query, params) as cursor:
+                return list(await cursor.fetchall())
+        except sqlite3.Error as error:
+            self._failed(error)
+            raise StorageFault(f"{self.path}: {error}") from error
+
+    async def referrals(self, since: dt.date, until: dt.date) -> list[tuple[str, str, str, int]]:
+        """(day, goal, service, n) rows for since <= day < until."""
+        rows = await self._read(
+            "SELECT day, goal, service, n FROM referrals WHERE day >= ? AND day < ? ORDER BY day",
+            (since.isoformat(), until.isoformat()),
+        )
+        return [tuple(row) for row in rows]
+
+    async def usage(self, since: dt.date, until: dt.date) -> list[tuple[str, str, str, int]]:
+        """(day, dimension, key, n) rows for since <= day < until."""
+        rows = await self._read(
+            "SELECT day, dimension, key, n FROM usage WHERE day >= ? AND day < ? ORDER BY day",
+            (since.isoformat(), until.isoformat()),
+        )
+        return [tuple(row) for row in rows]
+
+    async def language(self, resident: bytes) -> tuple[str, str] | None:
+        """The stored (language, last-seen month) under a resident's keyed hash, if any.
+
+        Raises StorageFault at once while the database fails, so a resident never waits for it.
+        """
+        if resident in self._choices:
+            return self._choices[resident]
+        if self._fault is not None:
+            raise StorageFault(self._fault)
+        rows = await self._read(
+            "SELECT language, last_seen FROM preferences WHERE resident = ?", (resident,)
+        )
+        return (rows[0][0], rows[0][1]) if rows else None
 
     async def purge_preferences(self, before_month: str) -> int:
         """Delete language choices last seen before a month ("2026-05"); returns how many."""
-        cursor = await self._db.execute(
-            "DELETE FROM preferences WHERE last_seen < ?", (before_month,)
-        )
-        return cursor.rowcount
+        await self._flush()  # a pending choice must not outlive its purge, nor be purged unseen
+        async with self._writing:
+            try:
+                cursor = await self._db.execute(
+                    "DELETE FROM preferences WHERE last_seen < ?", (before_month,)
+                )
+            except sqlite3.Error as error:
+                self._failed(error)
+                return 0
+            return cursor.rowcount
 
     async def last_report_week(self) -> str | None:
         """The latest ISO week ("2026-W48") whose weekly report was sent, if any."""
-        async with self._db.execute("SELECT max(week) FROM reports_sent") as cursor:
-            row = await cursor.fetchone()
-        return row[0] if row else None
+        rows = await self._read("SELECT max(week) FROM reports_sent", ())
+        return rows[0][0] if rows else None
 
     async def mark_report_sent(self, week: str, sent: dt.date) -> bool:
         """Record that a week's report was sent; False if it had been recorded already."""
-        cursor = await self._db.execute(
-            "INSERT INTO reports_sent (week, sent) VALUES (?, ?) ON CONFLICT (week) DO NOTHING",
-            (week, sent.isoformat()),
-        )
+        async with self._writing:
+            cursor = await self._db.execute(
+                "INSERT INTO reports_sent (week, sent) VALUES (?, ?) ON CONFLICT (week) DO NOTHING",
+                (week, sent.isoformat()),
+            )
         return cursor.rowcount > 0
 
     async def backup(self, target: Path) -> None:
@@ -168,19 +347,30 @@ class Storage:
             await self._db.backup(copy)
 
 
-async def migrate(db: aiosqlite.Connection, path: Path) -> None:
-    """Apply pending migrations, each with its version in one transaction; refuse a newer file."""
-    await db.execute(
-        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied TEXT)"
-    )
-    async with db.execute("SELECT coalesce(max(version), 0) FROM schema_version") as cursor:
-        row = await cursor.fetchone()
+async def check_version(db: aiosqlite.Connection, path: Path) -> int:
+    """The database's schema version; refuse a file newer than this code."""
+    try:
+        async with db.execute("SELECT coalesce(max(version), 0) FROM schema_version") as cursor:
+            row = await cursor.fetchone()
+    except sqlite3.OperationalError as error:
+        if "no such table" not in str(error):
+            raise
+        return 0
     current = int(row[0]) if row else 0
     if current > SCHEMA_VERSION:
         raise DatabaseTooNewError(
             f"{path}: the database has schema version {current}, but this version of the bot "
             f"knows only up to {SCHEMA_VERSION}. Install the newer bot, or restore a backup."
         )
+    return current
+
+
+async def migrate(db: aiosqlite.Connection, path: Path) -> None:
+    """Apply pending migrations, each with its version in one transaction; refuse a newer file."""
+    await db.execute(
+        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied TEXT)"
+    )
+    current = await check_version(db, path)
     for version, statements in enumerate(MIGRATIONS[current:], start=current + 1):
         await _apply(db, version, statements)
         log.info("database migrated to schema version %d", version)

@@ -50,7 +50,7 @@ def carded(botapi: RecordingBotAPI, people: list[Resident], menus: dict[int, int
 def copy_database(database: Path, into: Path) -> Path:
     """Copy the database with its WAL and shared memory, as they are on disk right now."""
     into.mkdir(parents=True)
-    for suffix in ("", "-wal", "-shm"):
+    for suffix in ("", "-journal", "-wal", "-shm"):
         source = database.with_name(database.name + suffix)
         if source.exists():
             shutil.copy(source, into / source.name)

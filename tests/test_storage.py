@@ -67,12 +67,16 @@ async def storage(db_path: Path) -> AsyncIterator[Storage]:
     await store.close()
 
 
-async def test_fresh_file_is_wal_with_all_migrations(db_path: Path) -> None:
-    """A new database (and its folder) is created in WAL mode at the current schema version."""
+async def test_fresh_file_has_a_rollback_journal_and_all_migrations(db_path: Path) -> None:
+    """A new database (and its folder) is created at the current schema version, with a rollback
+    journal (file format 1, not WAL's 2) and no write-ahead log beside it."""
     store = await Storage.open(db_path)
+    await store.count_usage(dt.date(2026, 12, 1), "language", "so")
+    assert {name: len(data) for name, data in _files(db_path).items() if name != db_path.name} == {
+        "vollsmose.sqlite3-journal": 0
+    }
     await store.close()
-    with raw(db_path) as db:
-        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert _files(db_path)[db_path.name][18:20] == b"\x01\x01"
     assert versions(db_path) == list(range(1, len(MIGRATIONS) + 1))
     assert {"referrals", "usage", "preferences", "schema_version"} <= tables(db_path)
 
@@ -169,9 +173,10 @@ async def test_language_preferences_set_get_forget(storage: Storage) -> None:
     assert await storage.language(resident) == ("ar", "2026-10")
     await storage.set_language(resident, "tr", "2026-11")
     assert await storage.language(resident) == ("tr", "2026-11")
-    assert await storage.forget(resident) is True
+    await storage.forget(resident)
     assert await storage.language(resident) is None
-    assert await storage.forget(resident) is False
+    await storage.forget(resident)  # forgetting twice is no error
+    assert await storage.language(resident) is None
 
 
 async def test_purge_deletes_choices_last_seen_before_a_month(storage: Storage) -> None:
@@ -279,7 +284,7 @@ async def test_language_choice_survives_restart(db_path: Path, clock: Clock) -> 
 
 
 def _files(db_path: Path) -> dict[str, bytes]:
-    paths = [db_path, Path(f"{db_path}-wal"), Path(f"{db_path}-shm")]
+    paths = [db_path, *(Path(f"{db_path}-{end}") for end in ("journal", "wal", "shm"))]
     return {path.name: path.read_bytes() for path in paths if path.exists()}
 
 
@@ -297,7 +302,7 @@ async def test_database_files_hold_no_user_id(db_path: Path, tmp_path: Path, clo
     after_close = _files(db_path)
 
     needle = str(TELEGRAM_ID).encode()
-    assert "vollsmose.sqlite3-wal" in while_running
+    assert "vollsmose.sqlite3-journal" in while_running
     for name, data in [*while_running.items(), *after_close.items()]:
         assert needle not in data, name
         assert TELEGRAM_ID.to_bytes(8, "big") not in data, name
