@@ -135,7 +135,7 @@ async def test_a_snapshot_holds_totals_and_no_history(
     remembered = [person for person in people if person not in forgotten]
     for folder in snapshots[-2:]:
         files = b"".join(path.read_bytes() for path in folder.iterdir())
-        assert [p.id for p in forgotten if key(p.id) in files] == []
+        assert [p.id for p in forgotten if key(f"tg:{p.id}") in files] == []
         # The search looks in the right place: those who did not forget are found.
-        assert all(key(p.id) in files for p in remembered)
+        assert all(key(f"tg:{p.id}") in files for p in remembered)
     assert_nothing_personal([p for s in snapshots for p in s.iterdir()], botapi.history)
