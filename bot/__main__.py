@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.content import ContentError, load_content
+from bot.content.loader import format_path
 from bot.engine import Engine
 from bot.i18n import LANGUAGES, Catalogs
 
@@ -209,30 +210,54 @@ def _serve(application: Application, webhook: argparse.Namespace | None) -> None
 
 
 def _check(settings: Settings, *, strict: bool) -> int:
+    import datetime as dt
+
     from bot.catalog import status
-    from bot.content.models import Association
+    from bot.content.loader import Problem, freshness_warnings, locate_in_file, stale_entries
 
     content = load_content(settings.bot_content_dir)
-    problems = []
+    today = dt.datetime.now(settings.timezone).date()
+    problems: list[str] = []
+    # Every button a resident can be shown, built as the bot builds it: too long for Telegram,
+    # or leading nowhere, is named by the id to change.
+    engine = Engine(content, Catalogs(), settings.timezone)
+    for file, loc, message in engine.audit():
+        line = locate_in_file(content.directory / file.rsplit("/", 1)[-1], loc)
+        problems.append(str(Problem(file, format_path(loc), message, line)))
+    samples = [sid for sid, service in content.services.items() if service.sample]
     if strict:
-        folder = settings.bot_content_dir.name
-        for service_id, service in content.services.items():
-            if service.sample:
-                where = "associations" if isinstance(service, Association) else "services"
-                problems.append(
-                    f"{folder}/{where}.yaml: {where}.{service_id}: sample entry: "
-                    "contact details not confirmed by staff"
+        for service_id in samples:
+            file = content.file_of(service_id)
+            section = file.rsplit("/", 1)[-1].removesuffix(".yaml")
+            line = locate_in_file(content.directory / f"{section}.yaml", (section, service_id))
+            problems.append(
+                str(
+                    Problem(
+                        file,
+                        f"{section}.{service_id}",
+                        "sample entry: contact details not confirmed by staff",
+                        line,
+                    )
                 )
+            )
     for language in status(flows=settings.bot_content_dir):
         problems += language.problems
+    for warning in freshness_warnings(content, today):
+        print(f"warning: {warning}", file=sys.stderr)
     for problem in problems:
         print(problem, file=sys.stderr)
+    stale = stale_entries(content, today)
+    summary = (
+        f"{len(samples)} of {len(content.services)} entries are samples (contact details not "
+        f"confirmed; `check --strict` lists them), {len(stale)} were last verified more than "
+        "90 days ago."
+    )
     if problems:
-        print(f"{len(problems)} problem(s).", file=sys.stderr)
+        print(f"{len(problems)} problem(s). {summary}", file=sys.stderr)
         return 1
     print(
         f"OK: {len(content.screens)} screens, {len(content.services)} services, "
-        f"{len(LANGUAGES)} languages, content version {content.version}."
+        f"{len(LANGUAGES)} languages, content version {content.version}. {summary}"
     )
     return 0
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -12,18 +13,40 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, format_time, get_day_names
 
 from bot.content import Content
-from bot.content.loader import DIRECTORY
-from bot.content.models import WEEKDAYS, Association, Screen, Service
+from bot.content.models import (
+    ALL_AGES,
+    DIRECTORY,
+    PICKER,
+    WEEKDAYS,
+    Association,
+    Screen,
+    Service,
+)
 from bot.hours import OpenState, open_state
-from bot.i18n import LANGUAGES, Catalogs, Translator, is_rtl, native_name, picker_order
+from bot.i18n import (
+    FALLBACK_LANGUAGE,
+    LANGUAGES,
+    Catalogs,
+    Translator,
+    is_rtl,
+    native_name,
+    picker_order,
+)
 from bot.matching import KeywordIndex, read_words
 
-# Button data is "v<content version>:<target>"; targets are a screen id, "@<service id>" for a
-# contact card, "lang" for the language picker or "lang:<code>" for a choice in it.
-_DATA = re.compile(r"^v([0-9a-f]{6}):([a-z0-9_.@:-]{1,60})$")
+# Button data is "v<content version>:<target>" or "v<content version>:<target>~<origin>".
+# Targets: a screen id, "@<service id>" for a contact card, "associations", "associations.<cat>"
+# or "associations.<cat>.<age>.<page>" in the association directory, "lang" for the language
+# picker and "lang:<code>" for a choice in it. The origin is the screen (or directory page) the
+# button was pressed on, when that is not the target's usual parent: Back returns there, and a
+# card counts under the goal of the pathway that led to it. Everything is in the button, nothing
+# in server memory. Telegram allows 64 bytes; `vollsmose-bot check` builds every button to see.
+# In the data, "#" stands for "associations." (and "#" alone for "associations"), to save room.
+_DATA = re.compile(r"^v([0-9a-f]{6}):([a-z0-9_.@:#-]{1,64})(?:~([a-z0-9_.@#-]{1,64}))?$")
+ORIGIN = "~"
+SHORT_DIRECTORY = "#"
+MAX_DATA_BYTES = 64
 DEFAULT_TIMEZONE = ZoneInfo("Europe/Copenhagen")
-PICKER = "lang"
-ALL_AGES = "all"
 PAGE_SIZE = 6
 LANGUAGE_PREFIX = "lang:"
 CARD_PREFIX = "@"
@@ -101,14 +124,26 @@ class Engine:
 
     # -- entry points ----------------------------------------------------------------------------
 
-    def data(self, target: str) -> str:
-        """The callback data of a button that leads to target."""
-        return self._prefix + target
+    def data(self, target: str, origin: str | None = None) -> str:
+        """The callback data of a button that leads to target, pressed on origin."""
+        if origin:
+            return f"{self._prefix}{_shorten(target)}{ORIGIN}{_shorten(origin)}"
+        return self._prefix + _shorten(target)
+
+    @staticmethod
+    def parse(data: str | None) -> tuple[str, str | None]:
+        """(target, origin) of button data; ("", None) for data this bot never made."""
+        match = _DATA.fullmatch(data or "")
+        if match is None:
+            return "", None
+        origin = match.group(3)
+        return _lengthen(match.group(2)), _lengthen(origin) if origin else None
 
     def press(self, data: str | None, language: str) -> Reply:
         """Answer a button press; unknown, forged or stale data leads to the current menu."""
-        match = _DATA.fullmatch(data or "")
-        target = match.group(2) if match else ""
+        target, origin = self.parse(data)
+        if origin is not None and not self._known(origin):
+            origin = None  # a place removed since: Back goes to the usual parent instead
         if target == PICKER:
             return self.picker(language)
         if target.startswith(LANGUAGE_PREFIX) and target[len(LANGUAGE_PREFIX) :] in LANGUAGES:
@@ -116,20 +151,37 @@ class Engine:
             menu = self.menu(chosen)
             return Reply(menu.text, menu.buttons, language=chosen, screen=menu.screen)
         if target.startswith(CARD_PREFIX) and target[1:] in self.content.services:
-            return self.card(target[1:], language)
+            return self.card(target[1:], language, origin)
         if target in self.content.screens:
-            return self.screen(target, language)
-        if self.content.associations is not None and target.split(".")[0] == DIRECTORY:
-            return self.directory(target, language)
+            return self.screen(target, language, origin)
+        if self._is_directory(target):
+            return self.directory(target, language, origin)
         return self.updated(language)
+
+    def _is_directory(self, target: str) -> bool:
+        return self.content.associations is not None and target.split(".")[0] == DIRECTORY
+
+    def _known(self, target: str) -> bool:
+        """Whether a place can be returned to: a screen, a card, or a directory page."""
+        if target in self.content.screens:
+            return True
+        if target.startswith(CARD_PREFIX):
+            return target[1:] in self.content.services
+        if not self._is_directory(target):
+            return False
+        assert self.content.associations is not None
+        parts = target.split(".")
+        return len(parts) == 1 or parts[1] in self.content.associations.categories
 
     def menu(self, language: str) -> Reply:
         """The main menu."""
         return self.screen(self.content.start, language)
 
-    def screen(self, screen_id: str, language: str) -> Reply:
-        """One content screen with its buttons and the way back."""
-        return self._cached_screen(screen_id, language)
+    def screen(self, screen_id: str, language: str, origin: str | None = None) -> Reply:
+        """One content screen with its buttons, and Back to origin (by default its parent)."""
+        if origin in (screen_id, self.content.parent_of.get(screen_id)):
+            origin = None
+        return self._cached_screen(screen_id, language, origin)
 
     def picker(self, language: str | None, hint: str | None = None) -> Reply:
         """The language picker: every language named in its own script, the likely one first."""
@@ -177,10 +229,12 @@ class Engine:
         rows.append(self._nav(self.content.start, tr))
         return self._reply(text, rows, tr, "suggest")
 
-    def directory(self, target: str, language: str) -> Reply:
-        """The association directory: categories, then age groups, then pages of associations.
+    def directory(self, target: str, language: str, origin: str | None = None) -> Reply:
+        """The association directory: kinds of association, then a list (two taps from the
+        pathway), which offers to narrow it by age only where that leaves something.
 
-        Targets: "associations", "associations.<category>", "associations.<category>.<age>.<page>".
+        Targets: "associations", "associations.<category>" (everyone, first page) and
+        "associations.<category>.<age or all>.<page>".
         """
         directory = self.content.associations
         assert directory is not None
@@ -191,68 +245,93 @@ class Engine:
             rows: list[tuple[Button, ...]] = [
                 (Button(_(category.label), self.data(f"{DIRECTORY}.{category_id}")),)
                 for category_id, category in directory.categories.items()
+                if self._entries(category_id, ALL_AGES)
             ]
-            if directory.consultant:
-                consultant = self.content.services[directory.consultant]
-                target_card = CARD_PREFIX + directory.consultant
-                rows.append((Button(_(consultant.name), self.data(target_card)),))
-            back = self.content.parent_of.get(DIRECTORY, self.content.start)
-            rows.append(self._nav(back, tr))
+            rows += self._consultant_row(DIRECTORY, tr)
+            if origin == self.content.parent_of.get(DIRECTORY):
+                origin = None
+            back = origin or self.content.parent_of.get(DIRECTORY, self.content.start)
+            rows.append(self._nav(back, tr, here=DIRECTORY))
             # Translators: above the list of kinds of association (sport, culture, ...).
             return self._reply(_("What kind of association are you looking for?"), rows, tr, target)
         category = directory.categories.get(parts[1])
-        if category is None:
+        if category is None or len(parts) not in (2, 4):
             return self.updated(language)
-        if len(parts) == 2:
-            choices = [(ALL_AGES, _("All ages"))] + [
-                (age_id, _(age.label)) for age_id, age in directory.age_groups.items()
-            ]
-            rows = [
-                (Button(label, self.data(f"{target}.{age_id}.0")),) for age_id, label in choices
-            ]
-            rows.append(self._nav(DIRECTORY, tr))
-            # Translators: %(category)s is a kind of association, e.g. "Sport".
-            text = _("%(category)s: who is it for?") % {"category": _(category.label)}
-            return self._reply(text, rows, tr, target)
-        if len(parts) != 4 or not parts[3].isdigit():
+        age, page = (ALL_AGES, 0) if len(parts) == 2 else (parts[2], parts[3])
+        if (age != ALL_AGES and age not in directory.age_groups) or not str(page).isdigit():
             return self.updated(language)
-        age, page = parts[2], int(parts[3])
-        if age != ALL_AGES and age not in directory.age_groups:
-            return self.updated(language)
-        entries = [
-            (entry_id, entry)
-            for entry_id, entry in directory.associations.items()
-            if entry.category == parts[1] and (age == ALL_AGES or age in entry.ages)
-        ]
+        entries = self._entries(parts[1], age)
         pages = max(1, -(-len(entries) // PAGE_SIZE))
-        page = min(page, pages - 1)
+        page = min(int(page), pages - 1)
+        here = self._list_target(parts[1], age, page)
         shown = entries[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
         rows = [
-            (Button(_(entry.name), self.data(CARD_PREFIX + entry_id)),) for entry_id, entry in shown
+            (Button(_(entry.name), self.data(CARD_PREFIX + entry_id, here)),)
+            for entry_id, entry in shown
         ]
         paging = []
         if page > 0:
             paging.append(
-                Button("‹ " + _("Previous"), self.data(f"{DIRECTORY}.{parts[1]}.{age}.{page - 1}"))
+                Button("‹ " + _("Previous"), self.data(self._list_target(parts[1], age, page - 1)))
             )
         if page + 1 < pages:
             paging.append(
-                Button(_("Next") + " ›", self.data(f"{DIRECTORY}.{parts[1]}.{age}.{page + 1}"))
+                Button(_("Next") + " ›", self.data(self._list_target(parts[1], age, page + 1)))
             )
         if paging:
             rows.append(tuple(paging))
-        rows.append(self._nav(f"{DIRECTORY}.{parts[1]}", tr))
+        everyone = self._entries(parts[1], ALL_AGES)
+        if age == ALL_AGES:
+            # Only the age groups that narrow the list and still leave something in it.
+            narrower = [
+                Button(_(group.label), self.data(self._list_target(parts[1], group_id, 0)))
+                for group_id, group in directory.age_groups.items()
+                if 0 < len(self._entries(parts[1], group_id)) < len(everyone)
+            ]
+            rows += _rows(narrower, 2)
+        elif len(entries) < len(everyone):
+            rows.append((Button(_("All ages"), self.data(f"{DIRECTORY}.{parts[1]}")),))
         if not entries:
+            rows += self._consultant_row(here, tr)
             text = _("No associations found for this choice yet.")
         else:
             # Translators: the number of associations found, e.g. "3 associations".
             text = tr.ngettext("%(count)d association", "%(count)d associations", len(entries)) % {
                 "count": len(entries)
             }
+            if age != ALL_AGES:
+                text += " · " + _(directory.age_groups[age].label)
             if pages > 1:
                 # Translators: paging through a list, e.g. "page 2 of 3".
                 text += " · " + _("page %(page)d of %(pages)d") % {"page": page + 1, "pages": pages}
-        return self._reply(f"{_(category.label)}: {text}", rows, tr, target)
+        back = f"{DIRECTORY}.{parts[1]}" if age != ALL_AGES else DIRECTORY
+        rows.append(self._nav(back, tr, here=here))
+        return self._reply(f"{_(category.label)}: {text}", rows, tr, here)
+
+    def _entries(self, category: str, age: str) -> list[tuple[str, Association]]:
+        """The associations of a category, for an age group or for everyone (ALL_AGES)."""
+        assert self.content.associations is not None
+        return [
+            (entry_id, entry)
+            for entry_id, entry in self.content.associations.associations.items()
+            if entry.category == category and (age == ALL_AGES or age in entry.ages)
+        ]
+
+    @staticmethod
+    def _list_target(category: str, age: str, page: int) -> str:
+        """A list page's target, in its shortest form for the first page of everyone."""
+        if age == ALL_AGES and page == 0:
+            return f"{DIRECTORY}.{category}"
+        return f"{DIRECTORY}.{category}.{age}.{page}"
+
+    def _consultant_row(self, here: str, tr: Translator) -> list[tuple[Button, ...]]:
+        """The district consultant's card, offered beside the directory and where it is empty."""
+        directory = self.content.associations
+        if directory is None or not directory.consultant:
+            return []
+        consultant = self.content.services[directory.consultant]
+        data = self.data(CARD_PREFIX + directory.consultant, here)
+        return [(Button(tr.gettext(consultant.name), data),)]
 
     def _reply(
         self, text: str, rows: list[tuple[Button, ...]], tr: Translator, screen: str
@@ -287,19 +366,39 @@ class Engine:
         # Translators: sent once when someone sends very many messages in a short time.
         return Reply(tr.bidi(_("Please slow down a little. I will answer again in half a minute.")))
 
-    def card(self, service_id: str, language: str) -> Reply:
-        """A service's contact card, its venue pin, and the referral it counts."""
+    def card(self, service_id: str, language: str, origin: str | None = None) -> Reply:
+        """A service's contact card, its venue pin, and the referral it counts: under the goal
+        of the pathway that led to it (origin) when the service serves that goal."""
         now = self.clock().astimezone(self.timezone).replace(second=0, microsecond=0)
-        return self._cached_card(service_id, language, now)
+        if origin is not None and (origin.startswith(CARD_PREFIX) or not self._known(origin)):
+            origin = None
+        return self._cached_card(service_id, language, now, origin)
 
-    def _render_card(self, service_id: str, language: str, now: dt.datetime) -> Reply:
+    def card_parent(self, service_id: str) -> str:
+        """Where Back on a card leads when the button did not say where it was pressed."""
+        service = self.content.services[service_id]
+        if isinstance(service, Association):
+            return f"{DIRECTORY}.{service.category}"
+        return self._card_parent.get(service_id, self.content.start)
+
+    def pathway_goal(self, place: str) -> str | None:
+        """The goal of the pathway a screen or directory page belongs to, if any."""
+        if self._is_directory(place):
+            place = self.content.parent_of.get(DIRECTORY, "")
+        pathway = self.content.pathway_of.get(place)
+        return self.content.pathways[pathway].goal if pathway else None
+
+    def _render_card(
+        self, service_id: str, language: str, now: dt.datetime, origin: str | None
+    ) -> Reply:
         # Cached per minute: "open now" cannot change within one.
         service = self.content.services[service_id]
         tr = self.catalogs[language]
         _ = tr.gettext
-        back = self._card_parent.get(service_id, self.content.start)
-        if isinstance(service, Association):
-            back = f"{DIRECTORY}.{service.category}"
+        back = origin or self.card_parent(service_id)
+        goal = self.pathway_goal(origin) if origin else None
+        if goal not in service.goals:
+            goal = service.goals[0]
         venue = None
         if service.location is not None:
             venue = Venue(
@@ -310,9 +409,9 @@ class Engine:
             )
         return Reply(
             tr.bidi(render_card(service, tr, now)),
-            _bidi_rows([self._nav(back, tr)], tr),
+            _bidi_rows([self._nav(back, tr, here=back)], tr),
             venue=venue,
-            referral=Referral(service_id, service.goals[0]),
+            referral=Referral(service_id, goal),
             screen=CARD_PREFIX + service_id,
         )
 
@@ -351,9 +450,61 @@ class Engine:
         text = _("Your language choice is deleted. The bot keeps nothing else about you.")
         return Reply(tr.bidi(text), self.picker(language).buttons, screen="forget")
 
+    # -- checking ---------------------------------------------------------------------------------
+
+    def audit(self) -> Iterator[tuple[str, tuple[str | int, ...], str]]:
+        """Build every button a resident can be shown, from every place it can be shown on, and
+        yield (file, path in it, problem) for data too long for Telegram or leading nowhere."""
+        seen: set[str] = set()
+        queue = deque([self.data(self.content.start), self.data(PICKER)])
+        while queue:
+            data = queue.popleft()
+            if data in seen:
+                continue
+            seen.add(data)
+            size = len(data.encode())
+            target, _origin = self.parse(data)
+            if size > MAX_DATA_BYTES or not target:
+                yield (
+                    *self._blame(data),
+                    (
+                        f"a button's data {data!r} is {size} bytes, Telegram allows at most "
+                        f"{MAX_DATA_BYTES}: shorten this id"
+                    ),
+                )
+                continue
+            reply = self.press(data, FALLBACK_LANGUAGE)
+            if reply.screen == "updated":
+                yield *self._blame(data), f"a button's data {data!r} does not lead anywhere"
+                continue
+            queue.extend(b.data for row in reply.buttons for b in row if b.data not in seen)
+
+    def _blame(self, data: str) -> tuple[str, tuple[str | int, ...]]:
+        """The file and place of the longest id in button data: the one to shorten."""
+        where: list[tuple[int, str, tuple[str | int, ...]]] = []
+        for part in map(_lengthen, data.split(":", 1)[-1].split(ORIGIN)):
+            if part.startswith(CARD_PREFIX) and part[1:] in self.content.services:
+                service_id = part[1:]
+                file = self.content.file_of(service_id)
+                section = file.rsplit("/", 1)[-1].removesuffix(".yaml")
+                where.append((len(service_id), file, (section, service_id)))
+            elif part in self.content.screens:
+                where.append((len(part), self.content.origin[part], ("screens", part)))
+            elif self._is_directory(part) and self.content.associations is not None:
+                file = f"{self.content.directory.name}/associations.yaml"
+                pieces = part.split(".")
+                if len(pieces) > 1:
+                    where.append((len(pieces[1]), file, ("categories", pieces[1])))
+                if len(pieces) > 2 and pieces[2] != ALL_AGES:
+                    where.append((len(pieces[2]), file, ("age_groups", pieces[2])))
+        if not where:
+            return self.content.origin.get(self.content.start, ""), ()
+        _length, file, path = max(where, key=lambda item: item[0])
+        return file, path
+
     # -- rendering -------------------------------------------------------------------------------
 
-    def _render_screen(self, screen_id: str, language: str) -> Reply:
+    def _render_screen(self, screen_id: str, language: str, origin: str | None) -> Reply:
         screen: Screen = self.content.screens[screen_id]
         tr = self.catalogs[language]
         _ = tr.gettext
@@ -365,14 +516,36 @@ class Engine:
                 "date": format_date(screen.source.checked, "long", locale=tr.locale),
             }
         rows: list[tuple[Button, ...]] = [
-            (Button(_(b.label), self.data(b.to if b.to else CARD_PREFIX + (b.service or ""))),)
+            (Button(_(b.label), self._button_data(b.to, b.service, screen_id)),)
             for b in screen.buttons
         ]
         if screen_id == self.content.start:
-            rows.append((Button("🌐 " + _("Language"), self.data(PICKER)),))
+            row = [Button("🌐 " + _("Language"), self.data(PICKER))]
+            if self._emergency:
+                row.append(self._emergency_button(screen_id, tr))
+            rows.append(tuple(row))
         else:
-            rows.append(self._nav(self.content.parent_of[screen_id], tr, here=screen_id))
+            back = origin or self.content.parent_of[screen_id]
+            rows.append(self._nav(back, tr, here=screen_id))
         return self._reply(text, rows, tr, screen_id)
+
+    def _button_data(self, to: str | None, service: str | None, here: str) -> str:
+        """A content button's data: where it leads, and where it was pressed when that matters
+        (for a card always, as it decides the goal counted; for a screen when it is not the
+        screen's usual parent)."""
+        if service is not None:
+            return self.data(CARD_PREFIX + service, here)
+        assert to is not None
+        usual = self.content.parent_of.get(to)
+        return self.data(to, None if here == usual or to == self.content.start else here)
+
+    def _emergency_button(self, here: str, tr: Translator) -> Button:
+        """🆘: the emergency and crisis numbers, whose Back returns here."""
+        assert self._emergency is not None
+        usual = self.content.parent_of.get(self._emergency)
+        # Translators: a short button label; the emergency and crisis numbers are one tap away.
+        label = "🆘 " + tr.gettext("Emergency")
+        return Button(label, self.data(self._emergency, None if here == usual else here))
 
     def _nav(self, back: str, tr: Translator, here: str = "") -> tuple[Button, ...]:
         """The row under every screen: back, the main menu, and the emergency numbers."""
@@ -381,8 +554,7 @@ class Engine:
         if back != self.content.start:
             row.insert(0, Button("« " + _("Back"), self.data(back)))
         if self._emergency and here != self._emergency:
-            # Translators: a short button label; the emergency and crisis numbers are one tap away.
-            row.append(Button("🆘 " + _("Emergency"), self.data(self._emergency)))
+            row.append(self._emergency_button(here or back, tr))
         return tuple(row)
 
     def _card_parents(self) -> dict[str, str]:
@@ -394,6 +566,21 @@ class Engine:
                 if button.service and button.service not in parents:
                     parents[button.service] = screen_id
         return parents
+
+
+def _shorten(target: str) -> str:
+    """A target as written in button data: "associations.sport" as "#sport"."""
+    if target == DIRECTORY or target.startswith(DIRECTORY + "."):
+        return SHORT_DIRECTORY + target[len(DIRECTORY) + 1 :]
+    return target
+
+
+def _lengthen(target: str) -> str:
+    """The target that button data names: "#sport" is "associations.sport"."""
+    if target.startswith(SHORT_DIRECTORY):
+        rest = target[len(SHORT_DIRECTORY) :]
+        return f"{DIRECTORY}.{rest}" if rest else DIRECTORY
+    return target
 
 
 def render_card(service: Service, tr: Translator, now: dt.datetime) -> str:
@@ -443,6 +630,15 @@ def render_card(service: Service, tr: Translator, now: dt.datetime) -> str:
             "",
             # Translators: shown on a contact card whose details staff have not confirmed yet.
             "⚠️ " + _("Example entry: these contact details are not confirmed yet."),
+        ]
+    elif service.verified_on and service.source and service.source.startswith("https://"):
+        lines += [
+            "",
+            _("Source: %(url)s, last checked %(date)s")
+            % {
+                "url": service.source,
+                "date": format_date(service.verified_on, "long", locale=tr.locale),
+            },
         ]
     return "\n".join(lines).strip()
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from bot.engine import Engine
 from tests.botapi import FakeBotAPI, Json, Resident
 from tests.conftest import TOKEN
 
@@ -184,7 +185,7 @@ def _data(message: dict, target: str) -> str:
     """The callback data of the message's button that leads to target."""
     for row in message["reply_markup"]["inline_keyboard"]:
         for button in row:
-            if button["callback_data"].endswith(":" + target):
+            if Engine.parse(button["callback_data"])[0] == target:
                 return button["callback_data"]
     raise AssertionError(f"no button to {target} in {message['text'][:60]!r}")
 

@@ -270,12 +270,14 @@ def test_edited_flow_text_keeps_its_translation_as_fuzzy_until_reviewed(repo: Pa
             for line in check.stderr.splitlines()
         ), language
     mo = catalog.po_path("tr", locales).with_suffix(".mo")
-    mo.write_bytes(b"the previous compiled catalog")
+    previous = mo.read_bytes()
     compiled = _cli(repo, "catalog", "compile")
     assert compiled.returncode == 1
     assert "fuzzy" in compiled.stderr
     assert "not compiled" in compiled.stderr
-    assert mo.read_bytes() == b"the previous compiled catalog"
+    # The previous catalog stays: residents keep the reviewed translation of the old text.
+    assert mo.read_bytes() == previous
+    assert Catalogs(locales)["tr"].gettext(old_text) == before["tr"]
 
     # The reviewer confirms each translation: check passes again, compile writes the catalogs.
     for language in LANGUAGES:

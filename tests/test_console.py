@@ -21,7 +21,7 @@ from bot.services import Services
 def _number_of(chat: ConsoleChat, target: str) -> str:
     """The number to type to press the button that leads to target."""
     for number, button in enumerate(chat.buttons(chat.reply), start=1):
-        if button.data.endswith(":" + target):
+        if Engine.parse(button.data)[0] == target:
             return str(number)
     raise AssertionError(f"no button to {target} on screen {chat.reply.screen}")
 

@@ -107,7 +107,7 @@ def _cards_from(engine: Engine, start: str) -> list[Reply]:
             continue
         for row in reply.buttons:
             for button in row:
-                target = button.data.split(":", 1)[1]
+                target = engine.parse(button.data)[0]
                 if target not in seen and target != engine.content.start:
                     seen.add(target)
                     queue.append(button.data)
@@ -160,15 +160,21 @@ def test_card_says_when_the_service_opens_next(
 
 
 def test_emergency_numbers_are_one_tap_from_every_screen(engine: Engine) -> None:
-    """Every screen but the emergency screen itself has a button to the emergency numbers."""
+    """Every screen but the emergency screen itself, the main menu too, has a button to the
+    emergency numbers, whose Back returns to that screen."""
     emergency = engine.content.emergency
     assert emergency is not None
-    target = engine.data(emergency.screen)
     for screen_id in engine.content.screens:
-        if screen_id in (emergency.screen, engine.content.start):
+        if screen_id == emergency.screen:
             continue
         buttons = [b.data for row in engine.screen(screen_id, "so").buttons for b in row]
-        assert target in buttons, screen_id
+        sos = [data for data in buttons if engine.parse(data)[0] == emergency.screen]
+        assert sos, screen_id
+        back = [b.data for b in engine.press(sos[-1], "so").buttons[-1]]
+        if screen_id == engine.content.start:
+            assert engine.data(screen_id) in back
+        else:
+            assert engine.parse(back[0])[0] == screen_id, screen_id
     numbers = [engine.content.services[s].phone for s in ("alarm-112", "politi-114")]
     assert numbers == ["112", "114"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
 from collections import deque
@@ -13,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from bot.content.models import (
+    ALL_AGES,
     DIRECTORY,
     ID_PATTERN,
     AssociationsFile,
@@ -420,6 +422,17 @@ def _check_associations(
     for group_id, group in directory.age_groups.items():
         if group.min > group.max:
             reader.add(name, ("age_groups", group_id), "min is greater than max")
+    # Directory pages are "associations.<category>.<age>.<page>" in button data: a dot inside
+    # either id, or an age group called "all" (everyone), would make a page mean two things.
+    for section, ids in (
+        ("categories", directory.categories),
+        ("age_groups", directory.age_groups),
+    ):
+        for item_id in ids:
+            if "." in item_id:
+                reader.add(name, (section, item_id), "this id may not contain '.': use '-'")
+    if ALL_AGES in directory.age_groups:
+        reader.add(name, ("age_groups", ALL_AGES), f"{ALL_AGES!r} is reserved for every age")
     for entry_id, entry in directory.associations.items():
         where = ("associations", entry_id)
         if entry_id in services:
@@ -447,3 +460,51 @@ def _parents(start: str, screens: dict[str, Screen]) -> dict[str, str]:
                 if target in screens:  # the association directory is built, not a screen
                     queue.append(target)
     return parent_of
+
+
+# -- freshness: checks that depend on today's date, so they warn instead of refusing to load --
+
+
+STALE_AFTER = dt.timedelta(days=90)
+
+
+def stale_entries(content: Content, today: dt.date) -> list[tuple[str, dt.date]]:
+    """Entries whose details were last verified more than 90 days before today, oldest first."""
+    stale = [
+        (service_id, service.verified_on)
+        for service_id, service in content.services.items()
+        if service.verified_on is not None and today - service.verified_on > STALE_AFTER
+    ]
+    return sorted(stale, key=lambda item: (item[1], item[0]))
+
+
+def freshness_warnings(content: Content, today: dt.date) -> list[Problem]:
+    """What staff should look at soon: an ended plan period, entries verified long ago."""
+    warnings = []
+    goals_file = content.directory / GOALS_FILE
+    for slug, goal in content.goals.items():
+        if goal.plan_dates[1] < today:
+            loc = ("goals", slug, "plan_period")
+            warnings.append(
+                Problem(
+                    f"{content.directory.name}/{GOALS_FILE}",
+                    format_path(loc),
+                    f"the plan period {goal.plan_period} has ended: check with staff which plan "
+                    "and goal names apply now, then update goals.yaml (keep the slug)",
+                    locate_in_file(goals_file, loc),
+                )
+            )
+    for service_id, verified_on in stale_entries(content, today):
+        file = content.file_of(service_id)
+        section = file.rsplit("/", 1)[-1].removesuffix(".yaml")
+        loc = (section, service_id, "verified_on")
+        warnings.append(
+            Problem(
+                file,
+                format_path(loc),
+                f"last verified {verified_on.isoformat()}, more than "
+                f"{STALE_AFTER.days} days ago: confirm the details with the service again",
+                locate_in_file(content.directory / file.rsplit("/", 1)[-1], loc),
+            )
+        )
+    return warnings

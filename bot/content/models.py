@@ -24,6 +24,8 @@ ID_PATTERN = r"^[a-z0-9][a-z0-9_.-]*$"
 PICKER = "lang"
 DIRECTORY = "associations"
 RESERVED_IDS = frozenset({PICKER, DIRECTORY})
+# The directory's "every age" choice; no age group may take this id.
+ALL_AGES = "all"
 
 
 def is_reserved(screen_id: str) -> bool:
