@@ -317,15 +317,15 @@ class FakeBotAPI:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Bind 127.0.0.1 on a free port and set `.url`."""
+    async def start(self, port: int = 0) -> None:
+        """Bind 127.0.0.1 on `port` (0: a free one) and set `.url`."""
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         app.router.add_route("*", "/file/bot{token}/{path:.*}", self._not_found)
         app.router.add_route("*", "/{tail:.*}", self._not_found)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
         await site.start()
         self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
 
@@ -336,6 +336,16 @@ class FakeBotAPI:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+    async def go_down(self) -> None:
+        """An outage: every connection is dropped and new ones are refused until `come_back`;
+        chats, messages and pending updates are kept."""
+        await self.stop()
+
+    async def come_back(self) -> None:
+        """End an outage: listen again on the same port."""
+        self._closing.clear()
+        await self.start(int(self.url.rsplit(":", 1)[1]))
 
     async def __aenter__(self) -> Self:
         await self.start()

@@ -74,11 +74,13 @@ def build_application(
     context_types = ContextTypes(context=GuideContext)
     if request is None:
         # Loading the system's certificates takes tens of milliseconds: do it once for both.
-        tls = {"verify": ssl.create_default_context()}
+        tls = ssl.create_default_context()
         # One connection per update handled at once, as python-telegram-bot's own default.
-        request = RetryingRequest(connection_pool_size=256, httpx_kwargs=tls)
+        request = RetryingRequest(connection_pool_size=256, ssl_context=tls)
         # Long polling holds its connection for the whole poll: give it a client of its own.
-        updates_request: BaseRequest = RetryingRequest(read_timeout=30, httpx_kwargs=tls)
+        updates_request: BaseRequest = RetryingRequest(
+            connection_pool_size=1, read_timeout=30, ssl_context=tls
+        )
     else:
         updates_request = request
     bot = GuideBot(
