@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_interval
+from babel.dates import format_date, format_interval
 from babel.numbers import format_decimal
 
 from bot.i18n import LANGUAGES, Translator
@@ -49,6 +49,11 @@ MAX_WEEKS = 530  # about ten years: a bigger range is a typo
 SECONDARY = "x"
 FORMATS = ("table", "csv", "json")
 CSV_HEADER = ("week", "dimension", "key", "count", "lbf_area")
+PERIOD_CSV_HEADER = ("period", "dimension", "key", "count", "lbf_area")
+# What every export counts, said in every format: there is no public template for activity counts,
+# so a reader of the numbers must be told they are cards shown, not people (DOMAIN.md).
+METHOD = "contact cards shown, once per resident, service and day; not persons"
+_HALF = re.compile(r"^(\d{4})-H([12])$")
 NAME_WIDTH = 30  # the table stays readable on a phone in Telegram
 _WEEK = re.compile(r"^(\d{4})-?W(\d{2})$")
 
@@ -257,6 +262,9 @@ class Report:
     lbf_areas: dict[str, str]  # slug -> Landsbyggefonden area
     service_names: dict[str, str]  # service id -> msgid
     weeks: tuple[WeekReport, ...]
+    # Directory entries last verified more than 90 days before the report's end, for staff to
+    # check again: (service id, date verified).
+    stale: tuple[tuple[str, dt.date], ...] = ()
 
 
 def _ordered(keys: Iterable[str], first: Sequence[str]) -> list[str]:
@@ -277,14 +285,18 @@ async def weekly_report(
     Days are stored as local dates in the bot's time zone, so a week is simply its seven dates;
     the time zone only names them in the output.
     """
+    from bot.content.loader import stale_entries
+
     _check_threshold(threshold)
-    zone = timezone if isinstance(timezone, str) else getattr(timezone, "key", str(timezone))
+    zone = _zone_name(timezone)
     ordered = sorted(set(weeks))
     goal_names = {slug: goal.name for slug, goal in content.goals.items()}
     lbf_areas = {slug: goal.lbf_area for slug, goal in content.goals.items()}
     service_names = {sid: service.name for sid, service in content.services.items()}
     if not ordered:
         return Report(zone, threshold, goal_names, lbf_areas, service_names, ())
+    # As of the end of the last week reported: the same report always lists the same entries.
+    stale = tuple(stale_entries(content, ordered[-1].end))
 
     since, until = ordered[0].previous().start, ordered[-1].end
     # Keyed by (year, week) tuples while summing thousands of rows: hashing a tuple is done in C,
@@ -323,7 +335,164 @@ async def weekly_report(
                 unmatched=suppress({"text": unmatched}, threshold).cells.get("text", 0),
             )
         )
-    return Report(zone, threshold, goal_names, lbf_areas, service_names, tuple(reports))
+    return Report(zone, threshold, goal_names, lbf_areas, service_names, tuple(reports), stale)
+
+
+def _zone_name(timezone: str | dt.tzinfo) -> str:
+    return timezone if isinstance(timezone, str) else getattr(timezone, "key", str(timezone))
+
+
+# -- half-years and the plan period, for the local board ---------------------------------------
+
+
+@dataclass(frozen=True)
+class Period:
+    """A span of days reported as one: a half-year ("2026-H2") or the plan period."""
+
+    label: str
+    first: dt.date
+    last: dt.date  # included
+
+    @classmethod
+    def half_year(cls, day: dt.date) -> Period:
+        """The half-year (January-June or July-December) that contains day."""
+        if day.month <= 6:
+            return cls(f"{day.year}-H1", dt.date(day.year, 1, 1), dt.date(day.year, 6, 30))
+        return cls(f"{day.year}-H2", dt.date(day.year, 7, 1), dt.date(day.year, 12, 31))
+
+    @classmethod
+    def parse_half(cls, text: str) -> Period:
+        """Read "2026-H1" or "2026-H2"; ValueError with a readable message otherwise."""
+        match = _HALF.match(text.strip())
+        if match is None:
+            raise ValueError(f"{text!r} is not a half-year such as 2026-H1")
+        return cls.half_year(dt.date(int(match.group(1)), 1 if match.group(2) == "1" else 7, 1))
+
+    @classmethod
+    def plan(cls, content: Content) -> Period:
+        """The plan period of goals.yaml, from the first goal's start to the last one's end."""
+        spans = [goal.plan_dates for goal in content.goals.values()]
+        first, last = min(a for a, _b in spans), max(b for _a, b in spans)
+        return cls(f"plan {first.year}-{last.year}", first, last)
+
+
+@dataclass(frozen=True)
+class PeriodReport:
+    """Referrals over a period, totalled per goal, per Landsbyggefonden area and per service."""
+
+    period: Period
+    timezone: str
+    goals: dict[str, int]  # every goal slug, 0 where none
+    lbf_areas: dict[str, int]  # area -> total of its goals
+    services: dict[str, int]
+    goal_names: dict[str, str]
+    goal_areas: dict[str, str]
+    service_names: dict[str, str]
+
+    @property
+    def referrals(self) -> int:
+        return sum(self.goals.values())
+
+
+async def period_report(
+    storage: Storage, content: Content, timezone: str | dt.tzinfo, period: Period
+) -> PeriodReport:
+    """Sum the referral counters of a period (local dates, both ends included)."""
+    goal_names = {slug: goal.name for slug, goal in content.goals.items()}
+    goal_areas = {slug: goal.lbf_area for slug, goal in content.goals.items()}
+    service_names = {sid: service.name for sid, service in content.services.items()}
+    goals: Counter[str] = Counter()
+    services: Counter[str] = Counter()
+    until = period.last + dt.timedelta(days=1)
+    for _day, goal, service, n in await storage.referrals(period.first, until):
+        goals[goal] += n
+        services[service] += n
+    order = _ordered(set(goals) | set(goal_names), [*goal_names])
+    areas: Counter[str] = Counter()
+    for slug in order:
+        areas[goal_areas.get(slug, "")] += goals[slug]
+    return PeriodReport(
+        period=period,
+        timezone=_zone_name(timezone),
+        goals={slug: goals[slug] for slug in order},
+        lbf_areas={area: areas[area] for area in _ordered(areas, list(goal_areas.values()))},
+        services={
+            s: services[s] for s in _ordered((s for s in services if services[s]), [*service_names])
+        },
+        goal_names=goal_names,
+        goal_areas=goal_areas,
+        service_names=service_names,
+    )
+
+
+def period_to_json(report: PeriodReport) -> str:
+    """One JSON object with the period, what is counted, and the totals."""
+    data = {
+        "period": report.period.label,
+        "first": report.period.first.isoformat(),
+        "last": report.period.last.isoformat(),
+        "timezone": report.timezone,
+        "method": METHOD,
+        "referrals": report.referrals,
+        "goals": report.goals,
+        "lbf_areas": report.lbf_areas,
+        "services": report.services,
+    }
+    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+
+
+def period_to_csv(report: PeriodReport) -> str:
+    """Rows of period, dimension, key, count, lbf_area; the first row says what is counted."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(PERIOD_CSV_HEADER)
+    label = report.period.label
+    writer.writerow((label, "method", METHOD, "", ""))
+    for slug, n in report.goals.items():
+        writer.writerow((label, "goal", slug, n, report.goal_areas.get(slug, "")))
+    for area, n in report.lbf_areas.items():
+        writer.writerow((label, "lbf_area", area, n, area))
+    for sid, n in report.services.items():
+        writer.writerow((label, "service", sid, n, ""))
+    return out.getvalue()
+
+
+def period_to_table(report: PeriodReport, tr: Translator) -> str:
+    """The period's totals as aligned text in the translator's language."""
+    _ = tr.gettext
+    locale = tr.locale
+    dates = format_interval(report.period.first, report.period.last, "yMMMd", locale=locale)
+    # Translators: heading of the board's report; %(period)s is "2026-H1" or "plan 2021-2024",
+    # %(dates)s the first and last day.
+    lines = [
+        _("Referrals %(period)s (%(dates)s)") % {"period": report.period.label, "dates": dates}
+    ]
+    lines.append(_method_line(tr))
+    lines.append("")
+    count_header = _("Count")
+    goal_rows = [
+        [_(report.goal_names.get(s, s)), _number(n, locale)] for s, n in report.goals.items()
+    ]
+    lines += _rows([_("Goal"), count_header], goal_rows)
+    lines.append("")
+    area_rows = [[area or "?", _number(n, locale)] for area, n in report.lbf_areas.items()]
+    # Translators: column heading: the Landsbyggefonden areas the goals are reported under.
+    lines += _rows([_("Landsbyggefonden area"), count_header], area_rows)
+    if report.services:
+        service_rows = [
+            [_(report.service_names[s]) if s in report.service_names else s, _number(n, locale)]
+            for s, n in report.services.items()
+        ]
+        lines.append("")
+        lines += _rows([_("Service"), count_header], service_rows)
+    return "\n".join(lines) + "\n"
+
+
+def _method_line(tr: Translator) -> str:
+    # Translators: what the report counts; the same sentence is in the CSV and JSON exports.
+    return tr.gettext(
+        "Counted: contact cards shown, once per resident, service and day; not persons."
+    )
 
 
 # -- output formats ----------------------------------------------------------------------------
@@ -333,6 +502,7 @@ def to_json(report: Report) -> str:
     """One JSON object: {"timezone": ..., "weeks": [{"week", "start", "goals", ...}]}."""
     data = {
         "timezone": report.timezone,
+        "method": METHOD,
         "weeks": [
             {
                 "week": str(w.week),
@@ -354,6 +524,7 @@ def to_csv(report: Report) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_HEADER)
+    writer.writerow(("", "method", METHOD, "", ""))
     for w in report.weeks:
         week = str(w.week)
         for slug, n in w.goals.items():
@@ -493,7 +664,17 @@ def table_blocks(report: Report, tr: Translator) -> list[str]:
     legend += "\n" + _(
         "%(marker)s: also hidden, so that a hidden small number cannot be worked out."
     ) % {"marker": SECONDARY}
-    blocks.append(legend)
+    blocks.append(_method_line(tr) + "\n" + legend)
+    if report.stale:
+        # Translators: heading of a list of directory entries whose details staff should confirm
+        # again; %(days)d is 90.
+        stale = [_("Last verified more than %(days)d days ago, please check again:") % {"days": 90}]
+        stale += [
+            f"- {_(report.service_names.get(sid, sid))}: "
+            f"{format_date(day, 'medium', locale=tr.locale)}"
+            for sid, day in report.stale
+        ]
+        blocks.append("\n".join(stale))
     return blocks
 
 
@@ -549,6 +730,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="YYYY-Www",
         help="last week (default: the current week)",
     )
+    parser.add_argument(
+        "--period",
+        metavar="PERIOD",
+        help="totals for the board instead of weeks: half-year (the current one), a half-year "
+        "such as 2026-H1, or plan (the plan period in goals.yaml)",
+    )
     parser.add_argument("--format", choices=FORMATS, default="table", help="default: table")
     parser.add_argument(
         "--language", choices=LANGUAGES, help="language of the table (default BOT_DEFAULT_LANGUAGE)"
@@ -588,8 +775,14 @@ def run_cli(settings: Settings, args: argparse.Namespace, now: dt.datetime | Non
     from bot.i18n import Catalogs
 
     timezone = ZoneInfo(settings.bot_timezone)
+    today = local_today(timezone, now)
+    period_asked = getattr(args, "period", None)
     try:
-        weeks = select_weeks(local_today(timezone, now), args.weeks, args.first, args.last)
+        if period_asked and (args.weeks or args.first or args.last):
+            raise ValueError("use either --period or --weeks/--from/--to, not both")
+        if period_asked and period_asked not in ("half-year", "plan"):
+            Period.parse_half(period_asked)
+        weeks = select_weeks(today, args.weeks, args.first, args.last)
     except ValueError as error:
         print(f"vollsmose-bot stats: {error}", file=sys.stderr)
         return 2
@@ -601,11 +794,33 @@ def run_cli(settings: Settings, args: argparse.Namespace, now: dt.datetime | Non
         )
         return 1
     content = load_content(settings.bot_content_dir)
+    tr = Catalogs()[args.language or settings.bot_default_language]
+    if period_asked:
+        if period_asked == "plan":
+            period = Period.plan(content)
+        elif period_asked == "half-year":
+            period = Period.half_year(today)
+        else:
+            period = Period.parse_half(period_asked)
+        totals = asyncio.run(_read_period(settings, content, period))
+        renderers = {"json": period_to_json, "csv": period_to_csv}
+        output = renderers[args.format](totals) if args.format in renderers else None
+        sys.stdout.write(output if output is not None else period_to_table(totals, tr))
+        return 0
     limit = args.threshold if args.threshold is not None else settings.bot_stats_threshold
     report = asyncio.run(_read(settings, content, weeks, limit))
-    tr = Catalogs()[args.language or settings.bot_default_language]
     sys.stdout.write(render(report, args.format, tr))
     return 0
+
+
+async def _read_period(settings: Settings, content: Content, period: Period) -> PeriodReport:
+    from bot.storage import Storage
+
+    storage = await Storage.open(settings.bot_database)
+    try:
+        return await period_report(storage, content, settings.bot_timezone, period)
+    finally:
+        await storage.close()
 
 
 async def _read(

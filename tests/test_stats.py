@@ -24,6 +24,7 @@ from bot.i18n import Catalogs
 from bot.privacy import ResidentKey
 from bot.residents import Residents
 from bot.stats import (
+    METHOD,
     SECONDARY,
     IsoWeek,
     Suppressed,
@@ -186,6 +187,7 @@ async def test_counts_land_in_local_weeks_at_both_dst_changes(tmp_path: Path) ->
 
 EXPECTED_JSON = {
     "timezone": "Europe/Copenhagen",
+    "method": METHOD,
     "weeks": [
         {
             "week": "2026-W53",
@@ -220,6 +222,7 @@ EXPECTED_JSON = {
 
 EXPECTED_CSV = """\
 week,dimension,key,count,lbf_area
+,method,"contact cards shown, once per resident, service and day; not persons",,
 2026-W53,goal,civilsamfund,0,Sammenhængskraft og medborgerskab
 2026-W53,goal,tryghed,0,Kriminalitetsforebyggelse
 2026-W53,goal,uddannelse,3,Uddannelse og livschancer
@@ -302,6 +305,7 @@ More people in work            0       0
 
 Typed messages not understood: 0
 
+Counted: contact cards shown, once per resident, service and day; not persons.
 <5: between 1 and 4, hidden to protect residents.
 x: also hidden, so that a hidden small number cannot be worked out.
 """
@@ -378,7 +382,11 @@ async def test_unknown_language_codes_are_shown_as_they_are(
 
 async def test_no_weeks_and_a_bad_threshold() -> None:
     report = await weekly_report(None, CONTENT, COPENHAGEN, [])  # type: ignore[arg-type]
-    assert json.loads(to_json(report)) == {"timezone": "Europe/Copenhagen", "weeks": []}
+    assert json.loads(to_json(report)) == {
+        "timezone": "Europe/Copenhagen",
+        "method": METHOD,
+        "weeks": [],
+    }
     with pytest.raises(ValueError, match="at least 3"):
         suppress({"da": 1}, threshold=2)
 
