@@ -1,4 +1,4 @@
-"""Command line: vollsmose-bot run | chat | check | catalog | backup."""
+"""Command line: vollsmose-bot run | chat | web | poster | check | catalog | backup | stats."""
 
 from __future__ import annotations
 
@@ -16,7 +16,10 @@ from bot.engine import Engine
 from bot.i18n import LANGUAGES, Catalogs
 
 if TYPE_CHECKING:
+    from aiohttp.web import AppRunner
     from telegram.ext import Application
+
+    from bot.services import Services
 
 log = logging.getLogger("bot")
 
@@ -35,8 +38,12 @@ Configuration comes from environment variables or a .env file in the working dir
   BOT_CONTENT_DIR       folder with goals.yaml, menu.yaml, services.yaml, pathways (default flows/)
   BOT_STATS_THRESHOLD   residents' attributes counted fewer times are hidden in reports (default 5)
   BOT_LOG_LEVEL         DEBUG, INFO, WARNING or ERROR (default INFO)
+  BOT_WEB_LISTEN        serve the web chat beside the bot, e.g. 127.0.0.1:8080 (`web`: alone)
+  BOT_WEB_URL           the web chat's public address, for posters (https:// for a Secure cookie)
+  BOT_TELEGRAM_USERNAME the bot's @username, for posters' Telegram links
 
-Start with `vollsmose-bot chat` to try it, `vollsmose-bot check` after editing content.
+Start with `vollsmose-bot chat` (terminal) or `vollsmose-bot web` (browser) to try it,
+`vollsmose-bot check` after editing content.
 """
 
 
@@ -70,6 +77,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     chat = commands.add_parser("chat", help="try the bot in this terminal, no Telegram needed")
     chat.add_argument("--language", choices=LANGUAGES, help="skip the language picker")
+    web = commands.add_parser(
+        "web",
+        help="serve the web chat alone, no Telegram needed (open http://127.0.0.1:8080/)",
+        description="Serve the web chat in a browser. With a token, `run` serves it beside "
+        "Telegram when BOT_WEB_LISTEN is set.",
+    )
+    web.add_argument(
+        "--listen", help="HOST:PORT to listen on (default BOT_WEB_LISTEN or 127.0.0.1:8080)"
+    )
+    poster = commands.add_parser(
+        "poster",
+        help="printable A4 posters (PDF and PNG) with QR codes for the web chat and Telegram",
+    )
+    poster.add_argument("--source", required=True, help="where it hangs, e.g. library")
+    poster.add_argument("--language", choices=LANGUAGES, help="one language (default: all)")
+    poster.add_argument("--out", type=Path, default=Path("posters"), help="folder to write to")
     check = commands.add_parser("check", help="validate content and catalogs; exit 1 on problems")
     check.add_argument(
         "--strict", action="store_true", help="also fail while sample (unconfirmed) entries remain"
@@ -100,7 +123,13 @@ def main(argv: list[str] | None = None) -> int:
             from bot.stats import run_cli
 
             return run_cli(settings, args)
+        if command == "web" and args.listen:
+            settings = load_settings(bot_web_listen=args.listen)
+        if command == "poster":
+            return _poster(settings, args)
         engine = _engine(settings)
+        if command == "web":
+            return _web(settings, engine)
         if command == "chat" or settings.token is None:
             if command == "run":
                 print(
@@ -159,8 +188,12 @@ def _run(settings: Settings, engine: Engine, webhook: argparse.Namespace | None 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     services = loop.run_until_complete(Services.open(settings))
+    web = None
     try:
-        _serve(build_application(settings, engine, services), webhook)
+        application = build_application(settings, engine, services)
+        if settings.bot_web_listen is not None:
+            web = loop.run_until_complete(_start_web(settings, engine, services))
+        _serve(application, webhook)
     except InvalidToken:
         print(
             "TELEGRAM_BOT_TOKEN: the Bot API refused this token (mistyped or revoked); "
@@ -176,9 +209,55 @@ def _run(settings: Settings, engine: Engine, webhook: argparse.Namespace | None 
         )
         return 1
     finally:
+        if web is not None:
+            loop.run_until_complete(web.cleanup())
         loop.run_until_complete(services.close())
         loop.close()
         asyncio.set_event_loop(None)
+    log.info("stopped cleanly")
+    return 0
+
+
+async def _start_web(settings: Settings, engine: Engine, services: Services) -> AppRunner:
+    """The web chat on BOT_WEB_LISTEN, in this event loop, on the shared services."""
+    from bot.guide import Guide
+    from bot.web import WebChat, start
+
+    chat = WebChat(settings, Guide(engine, services.residents, settings.bot_default_language))
+    return await start(chat, *settings.web_address)
+
+
+def _web(settings: Settings, engine: Engine) -> int:
+    """`vollsmose-bot web`: the web chat alone until SIGINT or SIGTERM."""
+    import signal
+
+    from bot.logs import setup_logging
+    from bot.services import Services
+
+    setup_logging(settings.bot_log_level, settings.token)
+    host, port = settings.web_address
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with await Services.open(settings) as services:
+            runner = await _start_web(settings, engine, services)
+            shown = f"[{host}]" if ":" in host else host
+            print(f"The web chat is open at http://{shown}:{port}/ (Ctrl-C stops it).", flush=True)
+            try:
+                await stop.wait()
+            finally:
+                await runner.cleanup()
+
+    try:
+        asyncio.run(serve())
+    except OSError as error:
+        print(
+            f"BOT_WEB_LISTEN: cannot listen on {host}:{port} ({error.strerror}).", file=sys.stderr
+        )
+        return 1
     log.info("stopped cleanly")
     return 0
 
@@ -207,6 +286,34 @@ def _serve(application: Application, webhook: argparse.Namespace | None) -> None
             allowed_updates=Update.ALL_TYPES,
             close_loop=False,
         )
+
+
+def _poster(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.poster import PosterError, links, write_posters
+
+    content = load_content(settings.bot_content_dir)
+    if args.source not in content.sources:
+        known = ", ".join(sorted(content.sources))
+        print(
+            f"--source: {args.source!r} is not a known source; those counted by name are "
+            f"{known} (sources: in {settings.bot_content_dir.name}/menu.yaml)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        target = links(settings.bot_web_url, settings.bot_telegram_username, args.source)
+        if target.telegram is None:
+            print(
+                "BOT_TELEGRAM_USERNAME is not set, so the posters have the web chat's code only.",
+                file=sys.stderr,
+            )
+        languages = (args.language,) if args.language else LANGUAGES
+        for path in write_posters(Catalogs(), target, args.source, languages, args.out):
+            print(f"wrote {path}")
+    except PosterError as error:
+        print(error, file=sys.stderr)
+        return 2
+    return 0
 
 
 def _check(settings: Settings, *, strict: bool) -> int:

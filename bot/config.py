@@ -35,6 +35,12 @@ class Settings(BaseModel):
     bot_log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
     # Counts of residents' attributes below this show as "<5" in reports (see bot/stats.py).
     bot_stats_threshold: int = Field(default=5, ge=3, le=100)
+    # The web chat: where it listens ("127.0.0.1:8080"; beside `run`, or alone with `web`), the
+    # address residents open (for posters; https:// makes its cookie Secure), and the bot's
+    # Telegram @username (for posters' t.me links).
+    bot_web_listen: str | None = None
+    bot_web_url: str | None = None
+    bot_telegram_username: str | None = None
 
     @field_validator("telegram_bot_token", mode="before")
     @classmethod
@@ -79,6 +85,41 @@ class Settings(BaseModel):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"{value!r} is not a time zone such as Europe/Copenhagen") from None
         return value
+
+    @field_validator("bot_web_listen")
+    @classmethod
+    def _listen(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{value!r} is not an address and port such as 127.0.0.1:8080")
+        return value
+
+    @field_validator("bot_web_url")
+    @classmethod
+    def _web_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"{value!r} is not an http(s) URL such as https://guide.example.dk")
+        return value.rstrip("/")
+
+    @field_validator("bot_telegram_username")
+    @classmethod
+    def _username(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        name = value.removeprefix("@")
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{3,31}", name):
+            raise ValueError(f"{value!r} is not a Telegram bot username such as VollsmoseGuideBot")
+        return name
+
+    @property
+    def web_address(self) -> tuple[str, int]:
+        """BOT_WEB_LISTEN as (host, port); 127.0.0.1:8080 when it is not set."""
+        host, _, port = (self.bot_web_listen or "127.0.0.1:8080").rpartition(":")
+        return host.strip("[]"), int(port)
 
     @property
     def token(self) -> str | None:

@@ -80,7 +80,7 @@ class Guide:
         self.residents = residents
         self.default_language = default_language
         # Telegram's residents' choices live in the database; a web session keeps its own.
-        self.memory: LanguageMemory = memory or residents
+        self.memory: LanguageMemory = residents if memory is None else memory
         self._commands: dict[str, Callable[[Resident, Language, str], Awaitable[Reply]]] = {
             "start": self._start,
             "menu": self._menu,
