@@ -110,8 +110,10 @@ async def _browser() -> Any:
 
 async def _press(page: Any, target: str) -> None:
     """Tap the button that leads to target and wait for the next page."""
+    values = await page.locator('button[name="b"]').evaluate_all("(bs) => bs.map(b => b.value)")
+    value = next(v for v in values if Engine.parse(v)[0] == target)
     async with page.expect_navigation():
-        await page.locator(f'button[name="b"][value$=":{target}"]').first.click()
+        await page.locator(f'button[name="b"][value="{value}"]').first.click()
 
 
 async def _reply(page: Any) -> str:

@@ -113,7 +113,7 @@ async def _post(client: ClientSession, html: str, **fields: str) -> str:
 
 def _target(html: str, target: str) -> str:
     for value in _buttons(html):
-        if value.endswith(":" + target):
+        if Engine.parse(value)[0] == target:
             return value
     raise AssertionError(f"no button to {target} on {_reply_text(html)[:70]!r}")
 
