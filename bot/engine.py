@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from babel import Locale
 from babel.dates import format_date, format_time, get_day_names
 
 from bot.content import Content
@@ -28,7 +29,6 @@ from bot.i18n import (
     LANGUAGES,
     Catalogs,
     Translator,
-    is_rtl,
     native_name,
     picker_order,
 )
@@ -670,14 +670,14 @@ def _open_line(state: OpenState, now: dt.datetime, tr: Translator) -> str:
 
 @lru_cache(maxsize=1024)
 def _time(value: dt.time, language: str) -> str:
-    """A time of day in the resident's locale ("14.00", "2:00 PM").
-
-    Right-to-left locales get a 24-hour clock in Latin digits, as on the service's own door sign,
-    because "2:00 م" inside an isolated left-to-right span reads out of order.
-    """
-    if is_rtl(language):
-        return format_time(value, "HH:mm", locale=language)
-    return format_time(value, "short", locale=language)
+    """A time of day on a 24-hour clock, in the locale's own 24-hour form ("14.00" in Danish)
+    or as 14:00: services in Denmark, and the signs on their doors, keep a 24-hour clock, so
+    "2:00 PM" would read differently from the sign; a right-to-left "2:00 م" would also
+    scramble inside its isolated left-to-right span."""
+    pattern = Locale.parse(language).time_formats["short"].pattern
+    if "h" in pattern or "K" in pattern or "a" in pattern:
+        pattern = "HH:mm"
+    return format_time(value, pattern, locale=language)
 
 
 def _bidi_rows(
