@@ -157,6 +157,7 @@ def status(
     if template is None:
         template = extract(locales.parent, locales=None, flows=flows)
     ids = {message.id for message in template if message.id}
+    glossary = glossary_names(locales)
     result = []
     for language in languages:
         path = po_path(language, locales)
@@ -196,10 +197,36 @@ def status(
                         f"{path}:{message.lineno}: placeholder missing from the translation: "
                         f"%({name})s: {_short(message.id)}"
                     )
+        for message in catalog:
+            # Residents meet the offers under their Danish names (GLOSSARY.md): a translation
+            # of a text that names one keeps the name as it is.
+            if message.id in ids and isinstance(message.id, str) and message.string:
+                for name in glossary:
+                    if name.lower() in message.id.lower() and (
+                        name.lower() not in str(message.string).lower()
+                    ):
+                        problems.append(
+                            f"{path}:{message.lineno}: the Danish name {name!r} (GLOSSARY.md) "
+                            f"is missing from the translation: {_short(message.id)}"
+                        )
         missing = ids - {message.id for message in catalog if message.id}
         problems += [f"{path}: not in the catalog (run update): {_short(m)}" for m in missing]
         result.append(Status(language, translated, len(ids), fuzzy, tuple(problems)))
     return result
+
+
+def glossary_names(locales: Path = LOCALES_DIR) -> list[str]:
+    """The Danish names of locales/GLOSSARY.md's table, which every translation keeps as is."""
+    path = locales / "GLOSSARY.md"
+    if not path.is_file():
+        return []
+    names = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) != 2 or not cells[0] or cells[0].startswith(("Danish name", "---")):
+            continue
+        names += [name for name in re.split(r"\s*[/,]\s*", cells[0]) if name]
+    return names
 
 
 def _placeholders(text: str) -> set[str]:

@@ -4,6 +4,7 @@ and `vollsmose-bot check`, on a copy of the repository so the real catalogs are 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -502,3 +503,58 @@ def test_shipped_catalog_header_notes_native_review(language: str) -> None:
     assert REVIEW in po.header_comment
     assert po.locale is not None
     assert str(po.locale) == language
+
+
+# -- the glossary and the review's findings -------------------------------------------------------
+
+
+def test_a_translation_that_drops_a_danish_name_is_refused(updated: Path) -> None:
+    """Residents ask for "Lægevagten" on the phone: a translation that renames it fails check."""
+    locales = updated / "locales"
+    msgid = "Lægevagten (out-of-hours doctor)"
+    _set_translation(locales, "tr", msgid, "Nöbetçi doktor")
+    [status] = catalog.status(locales, ("tr",))
+    assert any("'Lægevagten' (GLOSSARY.md)" in p and msgid in p for p in status.problems)
+    assert "Lægevagten" in catalog.glossary_names(locales)
+    assert "Odense NØ" in catalog.glossary_names(locales)
+
+
+PRIVACY = "What this bot keeps:"
+
+
+@pytest.mark.parametrize(
+    ("language", "where", "wrong", "why"),
+    [
+        ("ku", PRIVACY, r"parastin|diparêze", "protect, where the privacy text means keep"),
+        ("ku", "", r"karê (malê|xwe yê malê)", "household chores, where homework is meant"),
+        ("so", "", r"ciidaha", "the Eid festivals, where public holidays are meant"),
+        ("so", "", r"shaqo ma jirto", "a statement, where the rule forbids work"),
+        ("ar", "", r"(?<![\d.])2 (ساعة|يوم)", "a number without agreement: ساعتان, يومين"),
+        ("tr", "", r"okul(un)? yanında", "a job beside the school building"),
+    ],
+)
+def test_review_findings_are_fixed(language: str, where: str, wrong: str, why: str) -> None:
+    """Wording found wrong in review (not yet a native review) stays out of the catalogs."""
+    po = _read(catalog.po_path(language), language)
+    found = [
+        m.id
+        for m in po
+        if isinstance(m.id, str)
+        and m.id.startswith(where)
+        and isinstance(m.string, str)
+        and re.search(wrong, m.string.lower())
+    ]
+    assert found == [], why
+
+
+@pytest.mark.parametrize("language", ["so", "ku", "ckb"])
+def test_laegevagten_label_is_not_your_own_doctor(language: str) -> None:
+    """The emergency screen's "Lægevagten (doctor)" button says out-of-hours or on duty, the
+    same words as the card, not a word that reads as the resident's own doctor."""
+    po = _read(catalog.po_path(language), language)
+    label = po["Lægevagten (doctor)"]
+    card = po["Lægevagten (out-of-hours doctor)"]
+    assert label is not None
+    assert card is not None
+    explained = label.string.split("(", 1)[1].rstrip(")")
+    assert explained in card.string
