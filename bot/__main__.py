@@ -1,4 +1,5 @@
-"""Command line: vollsmose-bot run | chat | web | poster | check | catalog | backup | stats."""
+"""Command line: vollsmose-bot run | chat | web | poster | check | understand | catalog | backup
+| stats."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 import asyncio
 import logging
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -97,6 +99,29 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--strict", action="store_true", help="also fail while sample (unconfirmed) entries remain"
     )
+    understand = commands.add_parser(
+        "understand",
+        help="show how a typed message is understood, or measure it on labelled messages",
+        description="Show what the bot makes of a typed message, or, with --eval, measure per "
+        "language how many labelled messages reach the right pathway, how many crisis messages "
+        "show the emergency numbers, and how many ordinary ones are taken for a crisis.",
+    )
+    understand.add_argument("text", nargs="*", help="a message, as a resident would type it")
+    understand.add_argument(
+        "--language",
+        choices=LANGUAGES,
+        help="the language the resident chose (default: BOT_DEFAULT_LANGUAGE; with --eval, "
+        "each file's own language)",
+    )
+    understand.add_argument(
+        "--eval",
+        type=Path,
+        metavar="FILE",
+        help="labelled messages: a <language>.yaml file or a folder of them, e.g. tests/data/typed",
+    )
+    understand.add_argument(
+        "--misses", action="store_true", help="with --eval, also list each message not understood"
+    )
     catalog = commands.add_parser("catalog", help="translation pipeline")
     catalog.add_argument("action", choices=("extract", "update", "compile", "status"))
     backup = commands.add_parser("backup", help="write a consistent copy of the database")
@@ -130,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
         engine = _engine(settings)
         if command == "web":
             return _web(settings, engine)
+        if command == "understand":
+            return _understand(engine, args, settings.bot_default_language)
         if command == "chat" or settings.token is None:
             if command == "run":
                 print(
@@ -165,7 +192,33 @@ def _engine(settings: Settings) -> Engine:
             "run `make run` or `vollsmose-bot catalog compile`. Showing English for those.",
             file=sys.stderr,
         )
-    return Engine(load_content(settings.bot_content_dir), catalogs, settings.timezone)
+    engine = Engine(load_content(settings.bot_content_dir), catalogs, settings.timezone)
+    # The typed-text model trains while the bot connects, not before it starts.
+    threading.Thread(target=lambda: engine.understanding, name="understanding", daemon=True).start()
+    return engine
+
+
+def _understand(engine: Engine, args: argparse.Namespace, default: str) -> int:
+    from bot.evaluation import LabelError, evaluate, load_labelled, outcome, report
+
+    if args.eval is not None:
+        try:
+            messages = load_labelled(args.eval)
+        except LabelError as error:
+            print(error, file=sys.stderr)
+            return 1
+        print(report(evaluate(engine.understanding, messages, args.language), args.misses))
+        return 0
+    if not args.text:
+        print("Give a message to read, or --eval FILE; see --help.", file=sys.stderr)
+        return 2
+    reading = engine.understanding.read(" ".join(args.text), args.language or default)
+    print("shown: " + ", ".join(outcome(reading)))
+    if reading.danger:
+        print("danger: " + ", ".join(reading.danger))
+    elif reading.uncertain:
+        print("danger: uncertain (the numbers are shown beside the suggestions)")
+    return 0
 
 
 def _chat(settings: Settings, engine: Engine, language: str | None) -> int:

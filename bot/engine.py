@@ -7,7 +7,7 @@ import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from zoneinfo import ZoneInfo
 
 from babel import Locale
@@ -32,7 +32,7 @@ from bot.i18n import (
     native_name,
     picker_order,
 )
-from bot.matching import KeywordIndex, read_words
+from bot.understanding import Reading, Understanding
 
 # Button data is "v<content version>:<target>" or "v<content version>:<target>~<origin>".
 # Targets: a screen id, "@<service id>" for a contact card, "associations", "associations.<cat>"
@@ -86,6 +86,9 @@ class Reply:
     screen: str = ""
     # Typed text that matched nothing; counted per day, the text itself is never kept.
     unmatched: bool = False
+    # Typed text about danger: the kinds found (crisis.yaml), or ("uncertain",) for a worry
+    # answered with the numbers beside the suggestions.
+    danger: tuple[str, ...] = ()
 
 
 class Engine:
@@ -109,17 +112,19 @@ class Engine:
         self._cached_card = lru_cache(maxsize=1024)(self._render_card)
         emergency = content.emergency
         self._emergency = emergency.screen if emergency else None
-        keywords: dict[str, list[str]] = {}
-        for pathway_id, pathway in content.pathways.items():
-            keywords[pathway_id] = [w for words in pathway.keywords.values() for w in words]
-        self._topics = KeywordIndex(keywords)
-        # Crisis words jump without asking, so a near miss must be very near: at 80, Danish
-        # "efter" (after) would be Kurmanji "xeter" (danger).
-        self._crisis = KeywordIndex(
-            {emergency.screen: [w for ws in emergency.keywords.values() for w in ws]}
-            if emergency
-            else {},
-            cutoff=90.0,
+        self._cached_crisis = lru_cache(maxsize=256)(self._render_crisis)
+        self._cached_suggestions = lru_cache(maxsize=1024)(self._render_suggestions)
+
+    @cached_property
+    def understanding(self) -> Understanding:
+        """The typed-text reader, trained on first use (about 0.15 s): buttons need none of it,
+        so `vollsmose-bot run` builds it in the background while the bot starts."""
+        content = self.content
+        return Understanding.build(
+            {pid: (p.keywords, p.examples) for pid, p in content.pathways.items()},
+            content.crisis,
+            content.understanding,
+            content.understanding.work,
         )
 
     # -- entry points ----------------------------------------------------------------------------
@@ -206,28 +211,69 @@ class Engine:
         return Reply(f"{tr.bidi(text)}\n\n{menu.text}", menu.buttons, screen="updated")
 
     def typed(self, text: str, language: str) -> Reply:
-        """Answer typed text: crisis words lead straight to the emergency numbers, other known
-        words to a "did you mean" button, and anything else to the menu (counted as unmatched)."""
-        words = read_words(text)
-        if self._emergency and self._crisis.match(words, limit=1):
-            return self.screen(self._emergency, language)
-        matches = self._topics.match(words)
-        if not matches:
+        """Answer typed text: danger with the numbers at once, a topic with "did you mean"
+        buttons, and anything else with the menu (counted as unmatched)."""
+        return self.answer(self.understanding.read(text, language), language)
+
+    def answer(self, reading: Reading, language: str) -> Reply:
+        """The reply to what a typed message was understood to mean."""
+        if reading.danger and self._emergency:
+            return self._cached_crisis(reading.danger, language)
+        if not reading.topics and not reading.uncertain:
             pointer = self.pointer(language)
             return Reply(pointer.text, pointer.buttons, screen=pointer.screen, unmatched=True)
+        return self._cached_suggestions(reading.topics, reading.uncertain, language)
+
+    def _render_crisis(self, kinds: tuple[str, ...], language: str) -> Reply:
+        """The emergency numbers, led by what fits the danger and the line for it."""
+        crisis = self.content.crisis
+        assert crisis is not None
+        assert self._emergency is not None
+        tr = self.catalogs[language]
+        numbers = self.screen(self._emergency, language)
+        lines = [crisis.kinds[kind].line for kind in kinds]
+        first = [self.data(CARD_PREFIX + line) for line in dict.fromkeys(lines)]
+        rows = [row for row in numbers.buttons if row[0].data in first]
+        rows.sort(key=lambda row: first.index(row[0].data))
+        shown = {row[0].data for row in rows}
+        for line, data in zip(dict.fromkeys(lines), first, strict=True):
+            if data not in shown:
+                rows.append((Button(tr.bidi(tr.gettext(self.content.services[line].name)), data),))
+        rows += [row for row in numbers.buttons if row[0].data not in first]
+        texts = dict.fromkeys(tr.gettext(crisis.kinds[kind].text) for kind in kinds)
+        text = tr.bidi("\n\n".join(texts)) + "\n\n" + numbers.text
+        return Reply(text, tuple(rows), screen=self._emergency, danger=kinds)
+
+    def _render_suggestions(self, topics: tuple[str, ...], uncertain: bool, language: str) -> Reply:
         tr = self.catalogs[language]
         _ = tr.gettext
-        labels = [self._topic_label(match.target, tr) for match in matches]
-        if len(matches) == 1:
+        danger = ("uncertain",) if uncertain else ()
+        warning = _(self.content.crisis.uncertain) if uncertain and self.content.crisis else ""
+        if not topics:
+            # A worry but no topic: the numbers above the menu, and the numbers one tap away.
+            pointer = self.pointer(language)
+            sos = self._nav(self.content.start, tr)[-1:]
+            return Reply(
+                tr.bidi(warning) + "\n\n" + pointer.text,
+                (*pointer.buttons, *_bidi_rows([sos], tr)),
+                screen="pointer",
+                danger=danger,
+                unmatched=True,
+            )
+        labels = [self._topic_label(topic, tr) for topic in topics]
+        if len(topics) == 1:
             # Translators: %(topic)s is the name of a part of the menu, e.g. "Fritidsjob".
             text = _("Did you mean: %(topic)s?") % {"topic": labels[0]}
         else:
             text = _("Did you mean one of these?")
+        if warning:
+            text = warning + "\n\n" + text
         rows: list[tuple[Button, ...]] = [
-            (Button(label, self.data(m.target)),) for label, m in zip(labels, matches, strict=True)
+            (Button(label, self.data(t)),) for label, t in zip(labels, topics, strict=True)
         ]
         rows.append(self._nav(self.content.start, tr))
-        return self._reply(text, rows, tr, "suggest")
+        reply = self._reply(text, rows, tr, "suggest")
+        return Reply(reply.text, reply.buttons, screen="suggest", danger=danger)
 
     def directory(self, target: str, language: str, origin: str | None = None) -> Reply:
         """The association directory: kinds of association, then a list (two taps from the

@@ -167,6 +167,18 @@ async def test_every_pathway_and_a_typed_word_reach_a_card_over_telegram(
     screen = await _press(botapi, resident, "fritidsjob")
     assert screen["text"] == engine.screen("fritidsjob", "so").text
 
+    # Someone in danger, typing in their own words, sees the numbers in the answer at once.
+    danger = "waxaan rabaa inaan is dilo"  # "I want to kill myself"
+    botapi.push_message(resident, danger)
+    crisis = await botapi.wait_for(
+        lambda: (
+            (m := botapi.last_message(resident.id)).get("text") == engine.typed(danger, "so").text
+            and m
+        )
+    )
+    assert "112" in crisis["text"]
+    assert "70 201 201" in crisis["text"]
+
     assert await running.stop() == 0
     db = sqlite3.connect(running.database)
     counted = dict(db.execute("SELECT goal, sum(n) FROM referrals GROUP BY goal").fetchall())

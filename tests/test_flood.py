@@ -90,7 +90,7 @@ async def test_a_thousand_updates_from_one_resident_get_one_warning(
     throttle = flood_app.parts.throttle
     resident = Updates(flood_app.bot, user_id=880_000_001, language_code="ar")
     kinds: list[Callable[[int], Update]] = [
-        lambda i: resident.message(f"text number {i}"),
+        lambda i: resident.message(f"qwrtz {i} plonk"),
         lambda i: resident.press(engine.data("fritidsjob"), message_id=i + 1),
         lambda i: resident.message("/menu"),
         lambda i: resident.press(engine.data("@fritidsjob-hjaelp"), message_id=i + 1),

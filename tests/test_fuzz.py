@@ -151,8 +151,10 @@ class Kinds:
         self.engine = engine
         content = engine.content
         words = {w for p in content.pathways.values() for ws in p.keywords.values() for w in ws}
-        if content.emergency is not None:
-            words |= {w for ws in content.emergency.keywords.values() for w in ws}
+        if content.crisis is not None:
+            words |= {
+                w for lists in content.crisis.signals.values() for ws in lists.values() for w in ws
+            }
         self.keywords = sorted(words) or ["fritidsjob"]
         self.text = hostile_text(self.keywords)
         self.short_text = hostile_text(self.keywords, max_size=300)

@@ -17,7 +17,9 @@ from bot.content.models import (
     ALL_AGES,
     DIRECTORY,
     ID_PATTERN,
+    UNCERTAIN,
     AssociationsFile,
+    CrisisFile,
     Emergency,
     Goal,
     GoalsFile,
@@ -26,6 +28,7 @@ from bot.content.models import (
     Screen,
     Service,
     ServicesFile,
+    UnderstandingFile,
     is_reserved,
 )
 
@@ -33,7 +36,16 @@ GOALS_FILE = "goals.yaml"
 MENU_FILE = "menu.yaml"
 SERVICES_FILE = "services.yaml"
 ASSOCIATIONS_FILE = "associations.yaml"
-_SPECIAL_FILES = {GOALS_FILE, MENU_FILE, SERVICES_FILE, ASSOCIATIONS_FILE}
+CRISIS_FILE = "crisis.yaml"
+UNDERSTANDING_FILE = "understanding.yaml"
+_SPECIAL_FILES = {
+    GOALS_FILE,
+    MENU_FILE,
+    SERVICES_FILE,
+    ASSOCIATIONS_FILE,
+    CRISIS_FILE,
+    UNDERSTANDING_FILE,
+}
 # The browsable association directory (a button with `to: associations` opens it) is DIRECTORY.
 __all__ = ["DIRECTORY", "Content", "ContentError", "Problem", "load_content"]
 
@@ -78,6 +90,8 @@ class Content:
     emergency: Emergency | None = None
     sources: frozenset[str] = frozenset()
     associations: AssociationsFile | None = None
+    crisis: CrisisFile | None = None
+    understanding: UnderstandingFile = field(default_factory=UnderstandingFile)
     # The file each screen is written in ("flows/job.yaml"), to name it in problems.
     origin: dict[str, str] = field(default_factory=dict)
 
@@ -285,6 +299,12 @@ def load_content(directory: Path) -> Content:
     associations = None
     if (directory / ASSOCIATIONS_FILE).is_file():
         associations = reader.parse(directory / ASSOCIATIONS_FILE, AssociationsFile)
+    crisis = None
+    if (directory / CRISIS_FILE).is_file():
+        crisis = reader.parse(directory / CRISIS_FILE, CrisisFile)
+    understanding: UnderstandingFile | None = UnderstandingFile()
+    if (directory / UNDERSTANDING_FILE).is_file():
+        understanding = reader.parse(directory / UNDERSTANDING_FILE, UnderstandingFile)
     pathways: dict[str, tuple[Path, PathwayFile]] = {}
     for path in files:
         if path.name in _SPECIAL_FILES:
@@ -299,7 +319,13 @@ def load_content(directory: Path) -> Content:
             )
             continue
         pathways[pathway.pathway] = (path, pathway)
-    if reader.problems or goals is None or menu is None or services is None:
+    if (
+        reader.problems
+        or goals is None
+        or menu is None
+        or services is None
+        or understanding is None
+    ):
         raise ContentError(reader.problems)
 
     # Every screen, wherever it is defined, with the file and pathway it came from.
@@ -354,6 +380,8 @@ def load_content(directory: Path) -> Content:
                     f"{goal!r} is not a goal in {GOALS_FILE}",
                 )
     all_services: dict[str, Service] = dict(services.services)
+    if crisis is not None:
+        _check_crisis(reader, directory / CRISIS_FILE, crisis, services.services)
     if associations is not None:
         _check_associations(
             reader, directory / ASSOCIATIONS_FILE, associations, all_services, goals.goals
@@ -403,7 +431,29 @@ def load_content(directory: Path) -> Content:
         sources=frozenset(menu.sources),
         associations=associations,
         origin=origin,
+        crisis=crisis,
+        understanding=understanding,
     )
+
+
+def _check_crisis(
+    reader: _Reader, path: Path, crisis: CrisisFile, services: dict[str, Service]
+) -> None:
+    """Each kind's line is a service, and each signal list names a kind (or "uncertain")."""
+    name = reader.name(path)
+    for kind_id, kind in crisis.kinds.items():
+        if kind.line not in services:
+            reader.add(
+                name, ("kinds", kind_id, "line"), f"service {kind.line!r} is not in {SERVICES_FILE}"
+            )
+    for language, lists in crisis.signals.items():
+        for kind_id in lists:
+            if kind_id != UNCERTAIN and kind_id not in crisis.kinds:
+                reader.add(
+                    name,
+                    ("signals", language, kind_id),
+                    f"{kind_id!r} is not one of the kinds above, nor {UNCERTAIN!r}",
+                )
 
 
 def _check_associations(

@@ -146,15 +146,56 @@ class Screen(Strict):
 
 # The shipped languages, from their one list in bot/i18n.py.
 LanguageCode = Literal[LANGUAGES]  # type: ignore[valid-type]
-Keywords = dict[LanguageCode, list[Annotated[str, Field(min_length=1)]]]
+Phrases = list[Annotated[str, Field(min_length=1, max_length=300)]]
+Keywords = dict[LanguageCode, Phrases]
 
 
 class Emergency(Strict):
-    """The screen with emergency and crisis numbers: one tap from every screen, and where typed
-    words about danger lead straight away."""
+    """The screen with emergency and crisis numbers: one tap from every screen."""
 
     screen: Id
-    keywords: Keywords = Field(default_factory=dict)
+
+
+class CrisisKind(Strict):
+    """One kind of danger: what a crisis reply says first, and the line it offers first."""
+
+    text: Text
+    line: Id
+
+
+# The signal list in crisis.yaml for worries that may or may not be danger.
+UNCERTAIN = "uncertain"
+
+
+class CrisisFile(Strict):
+    """Danger signals per language and kind, and what the bot answers to them."""
+
+    kinds: dict[Id, CrisisKind] = Field(min_length=1)
+    # Shown above the suggestions when a message holds an uncertain signal only.
+    uncertain: Text
+    signals: dict[LanguageCode, dict[Id, Phrases]] = Field(min_length=1)
+    # Messages from someone in danger, per language: the typed-text model learns from them to
+    # show the numbers beside the suggestions when a message reads like these but holds no
+    # phrase above.
+    examples: Keywords = Field(default_factory=dict)
+
+
+class UnderstandingFile(Strict):
+    """How typed words are read: suffixes per language, and messages that mean "show the menu"."""
+
+    # Cut from the end of a word before it is compared, longest first, for languages without a
+    # Snowball stemmer (Somali, Kurmanji, Sorani).
+    suffixes: Keywords = Field(default_factory=dict)
+    # How many letters an ending may add to a word of a crisis phrase, per language: a short
+    # limit where endings are short (English "fire" must not match "fireworks").
+    endings: dict[LanguageCode, Annotated[int, Field(ge=0, le=20)]] = Field(default_factory=dict)
+    # Sorani suffixes that an Arabic keyboard splits off as separate words.
+    joins: Keywords = Field(default_factory=dict)
+    # Greetings, thanks and chatter: the bot answers them with the menu.
+    chitchat: Keywords = Field(default_factory=dict)
+    # The two pathways a plain word for "work" stands between: the teenagers', then the adults'.
+    # Both are offered, and an age in the message (13-17, or older) says which comes first.
+    work: tuple[Id, Id] | None = None
 
 
 class MenuFile(Strict):
@@ -171,6 +212,9 @@ class PathwayFile(Strict):
     pathway: Id
     goal: Id
     keywords: Keywords = Field(default_factory=dict)
+    # Messages residents might type about this pathway, per language: the typed-text model learns
+    # from them at start-up.
+    examples: Keywords = Field(default_factory=dict)
     screens: dict[Id, Screen] = Field(min_length=1)
 
 
