@@ -227,11 +227,18 @@ class DangerSignals:
             for kind, phrases in lists.items():
                 for phrase in phrases:
                     written = _unfolded_words(phrase)
-                    folded = [_stripped(word) for word in words(phrase)]
+                    folded = words(phrase)
+                    if language == "ar":
+                        # Only Arabic verbs take these prefixes: stripped from a Sorani word,
+                        # "ئاگر" (fire) would begin "ناگرێت" (does not listen).
+                        folded = [_stripped(word) for word in folded]
                     if not folded or len(folded) != len(written):
                         continue
+                    # A phrase of one short word ("seef", sword) is itself and nothing longer:
+                    # with an ending it is too often another language's word ("sefe", boss).
+                    alone = len(folded) == 1 and len(folded[0]) <= 3
                     pattern = tuple(
-                        _phrase_word(f, w if f == _repeats_once(w) else "", growth)
+                        _phrase_word(f, w if f == _repeats_once(w) else "", 0 if alone else growth)
                         for f, w in zip(folded, written, strict=True)
                     )
                     self._by_start[folded[0][:3]].append(_Pattern(kind, pattern))
@@ -506,6 +513,10 @@ class Understanding:
     DANGER_SHARE = 0.3
     DANGER_COVERAGE = 0.4
     COVERAGE = 0.5
+    # A danger phrase is answered beside the suggestions instead of with the crisis screen
+    # only when the model gives a topic this share and the crisis examples at most that.
+    DEMOTE_TOPIC = 0.9
+    DEMOTE_DANGER = 0.02
 
     @classmethod
     def build(
@@ -552,15 +563,27 @@ class Understanding:
         danger: set[str] = set()
         if self.signals is not None:
             danger = self.signals.find(tokens, looks_like_arabizi(tokens, language))
-            kinds = tuple(k for k in self.signals.kinds if k in danger)
-            if kinds:
-                return Reading(danger=kinds)
+        kinds = tuple(k for k in self.signals.kinds if k in danger) if self.signals else ()
         uncertain = UNCERTAIN in danger
         evidence = self.model.scores(tokens, language)
+        if kinds and not self._ordinary(evidence):
+            return Reading(danger=kinds)
+        # A danger phrase in what the model knows well as an ordinary question ("may my
+        # daughter use knives in a kitchen job?") still shows the numbers, beside the answer.
+        uncertain = uncertain or bool(kinds)
         if evidence.coverage >= self.DANGER_COVERAGE:
             uncertain = uncertain or evidence.shares.get(DANGER, 0.0) >= self.DANGER_SHARE
         shares = evidence.shares if evidence.coverage >= self.COVERAGE else {}
         return Reading(uncertain=uncertain, topics=self._topics(text, tokens, language, shares))
+
+    def _ordinary(self, evidence: Evidence) -> bool:
+        """Whether the model is sure a message is an ordinary question and no crisis."""
+        shares = evidence.shares
+        if evidence.coverage < self.COVERAGE or shares.get(DANGER, 1.0) > self.DEMOTE_DANGER:
+            return False
+        return max((s for t, s in shares.items() if t not in (DANGER, MENU)), default=0) >= (
+            self.DEMOTE_TOPIC
+        )
 
     def _topics(
         self, text: str, tokens: list[str], language: str, shares: dict[str, float]

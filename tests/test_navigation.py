@@ -234,9 +234,9 @@ def test_check_names_file_line_and_place_of_each_mistake(tmp_path: Path) -> None
         "category: sport\n", f"category: {long_id}\n"
     )
     associations.write_text(text, encoding="utf-8")
-    menu = flows / "menu.yaml"
-    menu.write_text(
-        menu.read_text(encoding="utf-8").replace("    da: [hjælp,", "    da: [no, hjælp,"),
+    job = flows / "fritidsjob.yaml"
+    job.write_text(
+        job.read_text(encoding="utf-8").replace("  da: [fritidsjob,", "  da: [no, fritidsjob,"),
         encoding="utf-8",
     )
     services = flows / "services.yaml"
@@ -267,4 +267,4 @@ def test_check_names_file_line_and_place_of_each_mistake(tmp_path: Path) -> None
         "2021-2024 has ended" in done.stderr
     )
     assert "1 were last verified more than 90 days ago" in done.stderr
-    assert load_content(flows).emergency.keywords["da"][0] == "no"  # type: ignore[union-attr]
+    assert load_content(flows).pathways["fritidsjob"].keywords["da"][0] == "no"

@@ -265,3 +265,29 @@ async def test_a_crisis_typed_on_telegram_is_answered_with_the_numbers(
     assert len(sent) == 1
     assert "112" in sent[0].params["text"]
     assert "1888" in sent[0].params["text"]
+
+
+def test_no_example_of_a_pathway_or_chit_chat_gets_the_crisis_screen(engine: Engine) -> None:
+    """The content agrees with itself: a danger phrase that fires on an ordinary example ("may
+    my daughter use knives in a kitchen job?") is too broad, and staff would see it here."""
+    content = engine.content
+    ordinary = [
+        (pathway_id, language, text)
+        for pathway_id, pathway in content.pathways.items()
+        for language, texts in pathway.examples.items()
+        for text in texts
+    ] + [
+        ("menu", language, text)
+        for language, texts in content.understanding.chitchat.items()
+        for text in texts
+    ]
+    assert len(ordinary) > 1000
+    emergency = content.emergency.screen  # type: ignore[union-attr]
+    crisis = [(p, lang, t) for p, lang, t in ordinary if engine.typed(t, lang).screen == emergency]
+    assert crisis == []
+
+
+def test_danger_phrases_of_one_short_word_match_only_that_word(engine: Engine) -> None:
+    """Somali "seef" (sword) is a danger; Kurmanji "sefe" (the boss) is not."""
+    assert engine.typed("seef", "so").danger == ("attack",)
+    assert "attack" not in engine.typed("ez cawa bi sefe re biaxivim", "ku").danger
