@@ -1,5 +1,4 @@
-"""Command line: vollsmose-bot run | chat | web | poster | check | understand | catalog | backup
-| stats."""
+"""Command line: run, chat, web, poster, check, understand, catalog, backup, stats."""
 
 from __future__ import annotations
 
