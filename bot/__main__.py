@@ -403,6 +403,12 @@ def _check(settings: Settings, *, strict: bool) -> int:
         problems += language.problems
     for warning in freshness_warnings(content, today):
         print(f"warning: {warning}", file=sys.stderr)
+    from bot.evaluation import examples_taken_for_crisis
+
+    for file, loc, text in examples_taken_for_crisis(engine):
+        line = locate_in_file(content.directory / file.rsplit("/", 1)[-1], loc)
+        place = Problem(file, format_path(loc), f"{text!r} would get the crisis screen", line)
+        print(f"warning: {place} (a phrase in crisis.yaml is too broad for it)", file=sys.stderr)
     for problem in problems:
         print(problem, file=sys.stderr)
     stale = stale_entries(content, today)

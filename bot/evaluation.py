@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
 from bot.understanding import MENU, Reading, Understanding
+
+if TYPE_CHECKING:
+    from bot.engine import Engine
 
 CRISIS = "crisis"
 
@@ -133,6 +137,20 @@ def report(tallies: dict[str, Tally], misses: bool = False) -> str:
                 f"shown {'/'.join(shown)}: {message.text}"
             )
     return "\n".join(lines)
+
+
+def examples_taken_for_crisis(
+    engine: Engine,
+) -> Iterator[tuple[str, tuple[str | int, ...], str]]:
+    """(file, place, text) of each pathway example that would get the crisis screen: a phrase
+    in crisis.yaml is too broad for it, or the example belongs in crisis.yaml."""
+    content = engine.content
+    for pathway_id, pathway in content.pathways.items():
+        file = content.origin.get(pathway_id, f"{content.directory.name}/{pathway_id}.yaml")
+        for language, texts in pathway.examples.items():
+            for index, text in enumerate(texts):
+                if engine.understanding.read(text, language).danger:
+                    yield file, ("examples", language, index), text
 
 
 def _share(part: int, whole: int) -> str:

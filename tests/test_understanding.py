@@ -7,6 +7,7 @@ content's examples); the crisis class must be right for every one of them, in ev
 from __future__ import annotations
 
 import re
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -291,3 +292,35 @@ def test_danger_phrases_of_one_short_word_match_only_that_word(engine: Engine) -
     """Somali "seef" (sword) is a danger; Kurmanji "sefe" (the boss) is not."""
     assert engine.typed("seef", "so").danger == ("attack",)
     assert "attack" not in engine.typed("ez cawa bi sefe re biaxivim", "ku").danger
+
+
+def test_check_warns_of_an_example_that_would_get_the_crisis_screen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Staff who add "my husband hits me" as a mentor example learn where it is and why."""
+    flows = tmp_path / "flows"
+    shutil.copytree(Path(__file__).parent.parent / "flows", flows)
+    mentor = flows / "mentor.yaml"
+    text = mentor.read_text(encoding="utf-8")
+    marker = "examples:\n  da:\n"
+    assert marker in text
+    mentor.write_text(text.replace(marker, marker + '    - "min mand slår mig"\n'), "utf-8")
+    line = 1 + mentor.read_text(encoding="utf-8").splitlines().index('    - "min mand slår mig"')
+    monkeypatch.setenv("BOT_CONTENT_DIR", str(flows))
+    assert main(["check"]) == 0
+    err = capsys.readouterr().err
+    assert (
+        f"warning: flows/mentor.yaml:{line}: examples.da[0]: 'min mand slår mig' would get the "
+        "crisis screen" in err
+    )
+
+
+def test_reading_a_message_keeps_none_of_its_words(engine: Engine) -> None:
+    """After a message is read, no cache of the understanding holds a word of it: the model's
+    memo holds only features of the content's own examples."""
+    understanding = engine.understanding
+    before = set(understanding.model._evidence)
+    engine.typed("quokkamarmelade zyxwvut fritidsjob", "da")
+    added = set(understanding.model._evidence) - before
+    assert all(f in understanding.model._everywhere for f in added)
+    assert not any("quok" in f or "zyxw" in f for f in understanding.model._evidence)
