@@ -231,15 +231,24 @@ class Engine:
         assert self._emergency is not None
         tr = self.catalogs[language]
         numbers = self.screen(self._emergency, language)
-        lines = [crisis.kinds[kind].line for kind in kinds]
-        first = [self.data(CARD_PREFIX + line) for line in dict.fromkeys(lines)]
-        rows = [row for row in numbers.buttons if row[0].data in first]
-        rows.sort(key=lambda row: first.index(row[0].data))
-        shown = {row[0].data for row in rows}
-        for line, data in zip(dict.fromkeys(lines), first, strict=True):
-            if data not in shown:
-                rows.append((Button(tr.bidi(tr.gettext(self.content.services[line].name)), data),))
-        rows += [row for row in numbers.buttons if row[0].data not in first]
+        # The cards of the lines that fit come first, in the order of the kinds found (a line
+        # the emergency screen lacks is added, as pressed there), then the rest of the screen.
+        first = [CARD_PREFIX + line for line in dict.fromkeys(crisis.kinds[k].line for k in kinds)]
+        targets = [self.parse(row[0].data)[0] for row in numbers.buttons]
+        rows = [
+            numbers.buttons[targets.index(card)]
+            if card in targets
+            else (
+                Button(
+                    tr.bidi(tr.gettext(self.content.services[card[1:]].name)),
+                    self.data(card, self._emergency),
+                ),
+            )
+            for card in first
+        ]
+        rows += [
+            row for row, target in zip(numbers.buttons, targets, strict=True) if target not in first
+        ]
         texts = dict.fromkeys(tr.gettext(crisis.kinds[kind].text) for kind in kinds)
         text = tr.bidi("\n\n".join(texts)) + "\n\n" + numbers.text
         return Reply(text, tuple(rows), screen=self._emergency, danger=kinds)

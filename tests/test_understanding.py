@@ -324,3 +324,23 @@ def test_reading_a_message_keeps_none_of_its_words(engine: Engine) -> None:
     added = set(understanding.model._evidence) - before
     assert all(f in understanding.model._everywhere for f in added)
     assert not any("quok" in f or "zyxw" in f for f in understanding.model._evidence)
+
+
+@pytest.mark.parametrize(
+    ("text", "card"),
+    [
+        ("my husband hits me", "@levudenvold"),
+        ("I want to kill myself", "@livslinien"),
+        ("the neighbour beats his son every day", "@boernetelefonen"),
+        ("the kitchen is on fire", "@alarm-112"),
+    ],
+)
+def test_the_crisis_answer_offers_the_fitting_line_first_and_no_button_twice(
+    engine: Engine, text: str, card: str
+) -> None:
+    """The card of the line that fits is the first button; the rest of the numbers follow."""
+    reply = engine.typed(text, "en")
+    targets = [engine.parse(b.data)[0] for row in reply.buttons for b in row]
+    assert targets[0] == card
+    assert len(targets) == len(set(targets))
+    assert engine.press(reply.buttons[0][0].data, "en").referral is not None
