@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks import costs, memory, network, report, startup
+from benchmarks import costs, memory, network, report, startup, web
 from benchmarks.common import TELEGRAM_MESSAGES_PER_S, Measure, Scale, pin_to_one_core
 from bot.config import REPOSITORY
 from bot.content import load_content
@@ -148,6 +148,8 @@ async def _in_process(engine: Engine, scale: Scale, tmp: Path, progress: Callabl
     measures.update(await report.report(engine, tmp / "report", scale.report_reps))
     progress("1,000 residents at once with a 50 ms round trip")
     measures.update(await network.network(engine, tmp / "network", scale))
+    progress("the web chat's cost per page, against a bare aiohttp server")
+    measures.update(await web.web_costs(engine, tmp / "web", scale))
     progress("bytes per resident in memory")
     measures.update(await memory.per_resident(scale.memory_counts, scale.memory_reps))
     return measures
@@ -212,6 +214,12 @@ def main(argv: list[str] | None = None) -> int:
             f"{_fmt(comparison.ours_us.median)} vs {_fmt(comparison.minimal_us.median)} µs/update",
             f"ratio of CPU time: {_fmt(comparison.cpu_ratio.median)}",
         )
+    table.add("web_tap_ratio", measures["web_tap_ratio"], "(no target)")
+    table.note(
+        "  web tap: form post + page, loopback",
+        f"{_fmt(results['web_tap_us'])} vs {_fmt(results['web_bare_tap_us'])} µs/tap",
+        f"Telegram tap: {_fmt(comparisons['tap'].ours_us.median)} µs",
+    )
     table.add("updates_per_s", measures["updates_per_s"], *_status("updates_per_s", results))
     table.note(
         "  multiple of Telegram's 30 msg/s",
@@ -266,6 +274,9 @@ def main(argv: list[str] | None = None) -> int:
     for key in labels:
         if f"{key}_ratio" not in figures:
             figures[f"{key}_ratio"] = results[f"{key}_ratio"]
+    for key in ("web_tap_us", "web_bare_tap_us", "web_tap_ratio"):
+        figures[key] = results[key]
+    figures["tap_us"] = comparisons["tap"].ours_us.median
     figures["updates_per_s_multiple_of_30"] = results["updates_per_s"] / TELEGRAM_MESSAGES_PER_S
     figures["targets_met"] = met
     figures["errors_logged"] = errors.count

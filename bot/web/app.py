@@ -22,9 +22,9 @@ from bot.config import Settings
 from bot.engine import Reply
 from bot.flood import Throttle
 from bot.guide import COMMAND_NAMES, LISTED, Guide, Resident
-from bot.i18n import LANGUAGES, best_language, is_rtl
+from bot.i18n import best_language, is_rtl
 from bot.web.render import paragraphs, plain
-from bot.web.sessions import Session, Sessions
+from bot.web.sessions import PREFIX, Session, Sessions
 
 log = logging.getLogger(__name__)
 
@@ -111,10 +111,10 @@ class WebChat:
         if session is None:
             token, session = self.sessions.new(_hint(request))
         if fresh or source or session.reply is None:
-            if (refused := self._flooding(request, session)) is not None:
+            if (refused := await self._flooding(request, session)) is not None:
                 return refused
             session.reply = await self.guide.start(session.resident, source or None)
-        response = self._render(session, session.reply)
+        response = await self._render(session.resident, session.reply, session.form_token)
         if fresh and token is not None:
             self._set_cookie(response, token)
         return response
@@ -139,7 +139,7 @@ class WebChat:
         if form.get("t") != session.form_token:
             log.info("web: a form post without this session's token was refused")
             return await self._refusal(request, 403)
-        if (refused := self._flooding(request, session)) is not None:
+        if (refused := await self._flooding(request, session)) is not None:
             return refused
         session.reply = await self._answer(session.resident, form)
         return _see_page()
@@ -161,7 +161,7 @@ class WebChat:
 
     # -- answers ---------------------------------------------------------------------------------
 
-    def _flooding(self, request: web.Request, session: Session) -> web.Response | None:
+    async def _flooding(self, request: web.Request, session: Session) -> web.Response | None:
         """A 429 page when this session or address sends too much; None to go on."""
         verdicts = (
             self.per_session.check(session.resident.id),
@@ -169,15 +169,14 @@ class WebChat:
         )
         if all(verdict == "ok" for verdict in verdicts):
             return None
-        language = session.language or self._fallback(session)
-        reply = self.guide.engine.slow_down(language)
-        return self._render(session, Reply(reply.text), status=429, actions=False)
+        reply = await self.guide.slow_down(session.resident)
+        return await self._render(session.resident, reply, status=429)
 
     async def _refusal(self, request: web.Request, status: int) -> web.Response:
         """A kind page for a refused post (forged, cross-site, too large, malformed)."""
         session = self.sessions.get(request.cookies.get(COOKIE))
-        language = (session.language if session else None) or best_language(_hint(request))
-        tr = self.guide.engine.catalogs[language or self.guide.default_language]
+        resident = session.resident if session else Resident(PREFIX, _hint(request))
+        tr = self.guide.engine.catalogs[(await self.guide.language(resident)).answer]
         _ = tr.gettext
         texts = {
             # Translators: the web chat refused a form that did not come from its own page.
@@ -188,25 +187,13 @@ class WebChat:
             400: _("The chat could not read what was sent. Please try again."),
         }
         reply = Reply(tr.bidi(texts[status]))
-        return self._render(session, reply, status=status, language=tr.language, actions=False)
+        return await self._render(resident, reply, status=status)
 
-    def _fallback(self, session: Session) -> str:
-        return best_language(session.resident.hint) or self.guide.default_language
-
-    def _render(
-        self,
-        session: Session | None,
-        reply: Reply,
-        *,
-        status: int = 200,
-        language: str | None = None,
-        actions: bool = True,
+    async def _render(
+        self, resident: Resident, reply: Reply, token: str = "", *, status: int = 200
     ) -> web.Response:
-        if language is None:
-            language = (session.language if session else None) or (
-                reply.language or (self._fallback(session) if session else None)
-            )
-        code = language if language in LANGUAGES else self.guide.default_language
+        """The page in the resident's language; with a token, its buttons and forms too."""
+        code = (await self.guide.language(resident)).answer
         tr = self.guide.engine.catalogs[code]
         _ = tr.gettext
         html = self._page.render(
@@ -216,8 +203,8 @@ class WebChat:
             title=_("Vollsmose Guide"),
             paragraphs=paragraphs(reply),
             rows=[[(plain(b.label), b.data) for b in row] for row in reply.buttons],
-            actions=actions and session is not None,
-            token=session.form_token if session else "",
+            actions=bool(token),
+            token=token,
             # Translators: label of the web chat's text field for a typed question.
             ask=_("Ask a question"),
             # Translators: the button that sends a typed question in the web chat.

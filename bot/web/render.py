@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import quote
 
 from bot.engine import Reply
@@ -27,12 +28,14 @@ class Part:
 Line = tuple[Part, ...]
 
 
-def paragraphs(reply: Reply) -> list[list[Line]]:
+@lru_cache(maxsize=4096)
+def paragraphs(reply: Reply) -> tuple[tuple[Line, ...], ...]:
     """The reply's text as paragraphs of lines, with contact details turned into links."""
-    blocks: list[list[Line]] = []
-    for block in reply.text.split("\n\n"):
-        blocks.append([_line(line, reply) for line in block.split("\n")])
-    return blocks
+    # Cached: screens repeat, as on Telegram where keyboards are built once per screen.
+    return tuple(
+        tuple(_line(line, reply) for line in block.split("\n"))
+        for block in reply.text.split("\n\n")
+    )
 
 
 def _line(line: str, reply: Reply) -> Line:
