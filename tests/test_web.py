@@ -248,6 +248,23 @@ async def test_flood_from_one_session_gets_one_kind_pause(
     assert again.status == 200
 
 
+async def test_flood_of_new_visitors_from_one_address_is_paused_without_sessions(
+    chat: WebChat, engine: Engine
+) -> None:
+    """Cookie-less requests from one address: a school's wifi gets 200 at once, a script
+    hammering the page gets a pause, and no session is kept for the refused ones."""
+    async with _client(chat) as client:
+        client.cookie_jar.clear()
+        statuses = []
+        for _ in range(205):
+            async with client.get("/") as response:
+                statuses.append(response.status)
+            client.cookie_jar.clear()
+    assert statuses[:200] == [200] * 200
+    assert set(statuses[200:]) == {429}
+    assert len(chat.sessions) == 200
+
+
 async def test_sessions_expire_when_idle(
     client: ClientSession, engine: Engine, clock: Clock
 ) -> None:
@@ -268,11 +285,13 @@ async def test_nothing_typed_or_about_the_visitor_is_logged(
     await _post(client, html, q=TYPED)
     await client.post("/", data={"t": "nope", "q": TYPED}, headers={"User-Agent": agent})
     logged = "\n".join(record.getMessage() for record in caplog.records)
-    for secret in (TYPED, agent, "AuditAgent", "127.0.0.1", _token(html)):
+    [cookie] = [c.value for c in client.cookie_jar]
+    for secret in (TYPED, agent, "AuditAgent", "127.0.0.1", _token(html), cookie):
         assert secret not in logged, secret
     written = b"".join(p.read_bytes() for p in settings.bot_database.parent.iterdir())
     assert TYPED.encode() not in written
     assert b"AuditAgent" not in written
+    assert cookie.encode() not in written
 
 
 async def test_web_alone_needs_no_token(tmp_path: Path) -> None:

@@ -104,18 +104,19 @@ class WebChat:
 
     async def page(self, request: web.Request) -> web.Response:
         """GET /: the screen on show; a new visitor (or /?src=library) starts with the picker."""
-        token = request.cookies.get(COOKIE)
-        session = self.sessions.get(token)
+        session = self.sessions.get(request.cookies.get(COOKIE))
         source = request.query.get("src", "")[:64]
-        fresh = session is None
-        if session is None:
-            token, session = self.sessions.new(_hint(request))
-        if fresh or source or session.reply is None:
+        token = None
+        if session is None or source or session.reply is None:
+            # A new visitor is checked before a session is made for them: a flood of new
+            # visitors from one address makes no sessions.
             if (refused := await self._flooding(request, session)) is not None:
                 return refused
+            if session is None:
+                token, session = self.sessions.new(_hint(request))
             session.reply = await self.guide.start(session.resident, source or None)
         response = await self._render(session.resident, session.reply, session.form_token)
-        if fresh and token is not None:
+        if token is not None:
             self._set_cookie(response, token)
         return response
 
@@ -161,16 +162,16 @@ class WebChat:
 
     # -- answers ---------------------------------------------------------------------------------
 
-    async def _flooding(self, request: web.Request, session: Session) -> web.Response | None:
+    async def _flooding(self, request: web.Request, session: Session | None) -> web.Response | None:
         """A 429 page when this session or address sends too much; None to go on."""
-        verdicts = (
-            self.per_session.check(session.resident.id),
-            self.per_address.check(request.remote or ""),
-        )
+        # The address is only a key in memory, pruned within minutes; never logged or stored.
+        verdicts = [self.per_address.check(request.remote or "")]
+        if session is not None:
+            verdicts.append(self.per_session.check(session.resident.id))
         if all(verdict == "ok" for verdict in verdicts):
             return None
-        reply = await self.guide.slow_down(session.resident)
-        return await self._render(session.resident, reply, status=429)
+        resident = session.resident if session else Resident(PREFIX, _hint(request))
+        return await self._render(resident, await self.guide.slow_down(resident), status=429)
 
     async def _refusal(self, request: web.Request, status: int) -> web.Response:
         """A kind page for a refused post (forged, cross-site, too large, malformed)."""
