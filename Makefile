@@ -1,9 +1,10 @@
-# Two commands do all the set-up: `make run` and `make test` (see README.md).
+# Two commands do all the set-up: `make run` and `make test` (see README.md); `make web` opens
+# the web chat.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format bench check catalogs clean
+.PHONY: run web test lint format bench check catalogs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +23,10 @@ catalogs: $(VENV)/.run-installed
 
 run: $(VENV)/.run-installed catalogs
 	$(BIN)/vollsmose-bot run
+
+# The web chat alone, no Telegram token needed: open http://127.0.0.1:8080/ in a browser.
+web: $(VENV)/.run-installed catalogs
+	$(BIN)/vollsmose-bot web
 
 check: $(VENV)/.run-installed catalogs
 	$(BIN)/vollsmose-bot check
