@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("bot")
 
-DESCRIPTION = """\
+DESCRIPTION = f"""\
 Vollsmose Guide: a Telegram bot that guides residents of Vollsmose to local help in their own
 language and counts referrals anonymously.
 
@@ -34,7 +34,7 @@ Configuration comes from environment variables or a .env file in the working dir
   BOT_DATABASE          SQLite file (default data/vollsmose.sqlite3)
   BOT_STAFF_IDS         comma-separated numeric Telegram user ids of staff
   BOT_STAFF_CHAT_ID     chat for staff reports (optional)
-  BOT_DEFAULT_LANGUAGE  da, ar, tr, so, ku, ckb or en (default da)
+  BOT_DEFAULT_LANGUAGE  {", ".join(LANGUAGES[:-1])} or {LANGUAGES[-1]} (default da)
   BOT_TIMEZONE          default Europe/Copenhagen
   BOT_CONTENT_DIR       folder with goals.yaml, menu.yaml, services.yaml, pathways (default flows/)
   BOT_STATS_THRESHOLD   residents' attributes counted fewer times are hidden in reports (default 5)

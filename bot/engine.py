@@ -718,9 +718,17 @@ def _open_line(state: OpenState, now: dt.datetime, tr: Translator) -> str:
         return "🔴 " + _("Closed now. Opens today at %(time)s.") % {"time": time}
     if days_ahead == 1:
         return "🔴 " + _("Closed now. Opens tomorrow at %(time)s.") % {"time": time}
-    day = format_date(opens.date(), "EEEE d MMMM", locale=tr.locale)
+    day = format_date(opens.date(), _weekday_and_date(tr.language), locale=tr.locale)
     # Translators: %(day)s is a weekday and date, e.g. "Monday 30 November"; %(time)s "09:00".
     return "🔴 " + _("Closed now. Opens %(day)s at %(time)s.") % {"day": day, "time": time}
+
+
+@lru_cache(maxsize=64)
+def _weekday_and_date(language: str) -> str:
+    """The locale's own way to write a weekday and date, without the year: "mandag den 30.
+    november", "Monday, November 30", "30 Kasım Pazartesi" (CLDR's full date, year removed)."""
+    pattern = Locale.parse(language).date_formats["full"].pattern
+    return re.sub(r"^y+(?:'[^']*')?[\s,،]*|[\s,،]*y+(?:'[^']*')?", "", pattern).strip()
 
 
 @lru_cache(maxsize=1024)

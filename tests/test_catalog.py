@@ -558,3 +558,31 @@ def test_laegevagten_label_is_not_your_own_doctor(language: str) -> None:
     assert card is not None
     explained = label.string.split("(", 1)[1].rstrip(")")
     assert explained in card.string
+
+
+def test_an_eighth_language_is_one_edit_plus_its_catalog(repo: Path) -> None:
+    """Adding "vi" to LANGUAGES in bot/i18n.py is the only code change: `catalog update`
+    creates its catalog, pathway keywords may name it, and `check` asks only for its
+    translations."""
+    i18n = repo / "bot" / "i18n.py"
+    text = i18n.read_text(encoding="utf-8")
+    shipped = '("da", "ar", "tr", "so", "ku", "ckb", "en")'
+    assert text.count(shipped) == 1
+    i18n.write_text(text.replace(shipped, shipped[:-1] + ', "vi")'), encoding="utf-8")
+    flows = repo / "flows" / "mentor.yaml"
+    flows.write_text(
+        flows.read_text(encoding="utf-8").replace(
+            "keywords:\n", "keywords:\n  vi: [việc làm]\n", 1
+        ),
+        encoding="utf-8",
+    )
+    assert _cli(repo, "catalog", "update").returncode == 0
+    created = repo / "locales" / "vi" / "LC_MESSAGES" / "messages.po"
+    assert created.is_file()
+    assert REVIEW in _read(created, "vi").header_comment
+    check = _cli(repo, "check")
+    assert check.returncode == 1
+    problems = [line for line in check.stderr.splitlines() if ".po:" in line or ".po: " in line]
+    assert problems
+    assert all("/vi/" in line for line in problems), problems[:5]
+    assert "Content error" not in check.stderr

@@ -139,13 +139,13 @@ def test_every_card_renders_in_every_language(engine: Engine) -> None:
         # Thursday 26 November 2026, 15:30: inside Thursday's 15:00-18:00.
         (dt.datetime(2026, 11, 26, 15, 30), "Open now, until 18:00."),
         # Thursday evening: next opening is Monday 30 November at 14:00.
-        (dt.datetime(2026, 11, 26, 20, 0), "Closed now. Opens Monday 30 November at 14:00."),
+        (dt.datetime(2026, 11, 26, 20, 0), "Closed now. Opens Monday, November 30 at 14:00."),
         # Monday morning: later today.
         (dt.datetime(2026, 11, 30, 9, 0), "Closed now. Opens today at 14:00."),
         # Second Christmas Day falls on a Saturday; Christmas Eve (Thursday) is an ordinary day.
-        (dt.datetime(2026, 12, 24, 19, 0), "Closed now. Opens Monday 28 December at 14:00."),
+        (dt.datetime(2026, 12, 24, 19, 0), "Closed now. Opens Monday, December 28 at 14:00."),
         # Easter Monday 2026 (6 April) is a holiday: Wednesday is next.
-        (dt.datetime(2026, 4, 5, 12, 0), "Closed now. Opens Wednesday 8 April at 14:00."),
+        (dt.datetime(2026, 4, 5, 12, 0), "Closed now. Opens Wednesday, April 8 at 14:00."),
     ],
 )
 def test_card_says_when_the_service_opens_next(
