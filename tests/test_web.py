@@ -86,7 +86,7 @@ def _buttons(html: str) -> dict[str, str]:
     return {
         unescape(value): unescape(label)
         for value, label in re.findall(
-            r'<button type="submit" name="b" value="([^"]*)">([^<]*)<', html
+            r'<button type="submit" name="b" value="([^"]*)"(?: lang="[a-z]+")?>([^<]*)<', html
         )
     }
 
@@ -155,6 +155,7 @@ async def test_arabic_page_is_right_to_left_and_typed_text_is_understood(
 ) -> None:
     html = await _page(await client.get("/", headers={"Accept-Language": "ar-SA,ar;q=0.9"}))
     assert next(iter(_buttons(html).values())) == "العربية", "the hinted language comes first"
+    assert 'lang="ar">العربية</button>' in html, "read out in Arabic by a screen reader"
     html = await _post(client, html, b=_target(html, "lang:ar"))
     assert '<html lang="ar" dir="rtl">' in html
     html = await _post(client, html, q="fritidsjop")

@@ -19,10 +19,10 @@ from aiohttp.abc import AbstractAccessLogger
 from aiohttp.http_exceptions import HttpProcessingError
 
 from bot.config import Settings
-from bot.engine import Reply
+from bot.engine import LANGUAGE_PREFIX, Engine, Reply
 from bot.flood import Throttle
 from bot.guide import COMMAND_NAMES, LISTED, Guide, Resident
-from bot.i18n import best_language, is_rtl
+from bot.i18n import LANGUAGES, best_language, is_rtl
 from bot.web.render import paragraphs, plain
 from bot.web.sessions import PREFIX, Session, Sessions
 
@@ -203,7 +203,10 @@ class WebChat:
             # Translators: the web chat's page title and heading: the bot's name.
             title=_("Vollsmose Guide"),
             paragraphs=paragraphs(reply),
-            rows=[[(plain(b.label), b.data) for b in row] for row in reply.buttons],
+            rows=[
+                [(plain(b.label), b.data, _named_language(b.data)) for b in row]
+                for row in reply.buttons
+            ],
             actions=bool(token),
             token=token,
             # Translators: label of the web chat's text field for a typed question.
@@ -219,6 +222,13 @@ class WebChat:
         response.set_cookie(
             COOKIE, token, httponly=True, samesite="Strict", secure=self.secure, path="/"
         )
+
+
+def _named_language(data: str) -> str | None:
+    """The language a picker button names, so a screen reader says "العربية" in Arabic."""
+    target = Engine.parse(data)[0]
+    code = target.removeprefix(LANGUAGE_PREFIX)
+    return code if target.startswith(LANGUAGE_PREFIX) and code in LANGUAGES else None
 
 
 async def _no_icon(_request: web.Request) -> web.Response:
