@@ -244,7 +244,11 @@ def _run(settings: Settings, engine: Engine, webhook: argparse.Namespace | None 
     try:
         application = build_application(settings, engine, services)
         if settings.bot_web_listen is not None:
-            web = loop.run_until_complete(_start_web(settings, engine, services))
+            try:
+                web = loop.run_until_complete(_start_web(settings, engine, services))
+            except OSError as error:
+                print(_cannot_listen(settings, error), file=sys.stderr)
+                return 1
         _serve(application, webhook)
     except InvalidToken:
         print(
@@ -279,6 +283,14 @@ async def _start_web(settings: Settings, engine: Engine, services: Services) -> 
     return await start(chat, *settings.web_address)
 
 
+def _cannot_listen(settings: Settings, error: OSError) -> str:
+    host, port = settings.web_address
+    return (
+        f"BOT_WEB_LISTEN: cannot listen on {host}:{port} ({error.strerror or error}); "
+        "is another program using that port?"
+    )
+
+
 def _web(settings: Settings, engine: Engine) -> int:
     """`vollsmose-bot web`: the web chat alone until SIGINT or SIGTERM."""
     import signal
@@ -306,9 +318,7 @@ def _web(settings: Settings, engine: Engine) -> int:
     try:
         asyncio.run(serve())
     except OSError as error:
-        print(
-            f"BOT_WEB_LISTEN: cannot listen on {host}:{port} ({error.strerror}).", file=sys.stderr
-        )
+        print(_cannot_listen(settings, error), file=sys.stderr)
         return 1
     log.info("stopped cleanly")
     return 0

@@ -10,6 +10,7 @@ import os
 import re
 import socket
 import sqlite3
+import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -317,3 +318,19 @@ async def test_web_alone_needs_no_token(tmp_path: Path) -> None:
     finally:
         process.terminate()
         assert await asyncio.wait_for(process.wait(), timeout=30) == 0
+
+
+def test_a_port_in_use_is_named(tmp_path: Path) -> None:
+    """`web` on a port another program holds: one sentence naming the setting, no traceback."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = dict(os.environ) | {"BOT_DATABASE": str(tmp_path / "data" / "bot.sqlite3")}
+        result = subprocess.run(
+            [sys.executable, "-m", "bot", "web", "--listen", f"127.0.0.1:{port}"],
+            capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60, check=False,
+        )  # fmt: skip
+    assert result.returncode == 1
+    assert f"BOT_WEB_LISTEN: cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr

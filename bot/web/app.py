@@ -295,6 +295,10 @@ async def start(chat: WebChat, host: str, port: int) -> web.AppRunner:
     """Serve the web chat on host:port in the running event loop; stop with runner.cleanup()."""
     runner = web.AppRunner(chat.application(), handle_signals=False, **runner_options())
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError:
+        await runner.cleanup()
+        raise
     log.info("web chat listening on %s:%d", host, port)
     return runner
