@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 import threading
+import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,8 @@ from bot.content import ContentError, load_content
 from bot.content.loader import format_path
 from bot.engine import Engine
 from bot.i18n import LANGUAGES, Catalogs
+from bot.privacy import KeyFileError
+from bot.storage import StorageError
 
 if TYPE_CHECKING:
     from aiohttp.web import AppRunner
@@ -135,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     """Parse the command line, read configuration and run the chosen command."""
     args = _parser().parse_args(argv)
     command = args.command or "run"
+    settings: Settings | None = None
     try:
         if command == "catalog":
             return _catalog(args.action)
@@ -180,6 +184,16 @@ def main(argv: list[str] | None = None) -> int:
     except ContentError as error:
         print(f"Content error:\n{error}", file=sys.stderr)
         return 1
+    except (StorageError, KeyFileError) as error:
+        return _fail(str(error), error, settings)
+
+
+def _fail(sentence: str, error: BaseException, settings: Settings | None) -> int:
+    """Tell the operator one sentence (the traceback too, with BOT_LOG_LEVEL=DEBUG); exit 1."""
+    if settings is not None and settings.bot_log_level == "DEBUG":
+        traceback.print_exception(error, file=sys.stderr)
+    print(sentence, file=sys.stderr)
+    return 1
 
 
 def _engine(settings: Settings) -> Engine:
@@ -228,7 +242,7 @@ def _chat(settings: Settings, engine: Engine, language: str | None) -> int:
 
 
 def _run(settings: Settings, engine: Engine, webhook: argparse.Namespace | None = None) -> int:
-    from telegram.error import InvalidToken, NetworkError
+    from telegram.error import BadRequest, InvalidToken, NetworkError
 
     from bot.logs import setup_logging
     from bot.services import Services
@@ -257,6 +271,12 @@ def _run(settings: Settings, engine: Engine, webhook: argparse.Namespace | None 
             file=sys.stderr,
         )
         return 2
+    except BadRequest as error:
+        if webhook is None:
+            sentence = f"The Bot API refused a request at start ({error.message})."
+            return _fail(sentence, error, settings)
+        sentence = f"--url {webhook.url}: the Bot API refused the webhook ({error.message})."
+        return _fail(sentence, error, settings)
     except NetworkError as error:
         print(
             f"TELEGRAM_API_URL: cannot reach {settings.telegram_api_url} ({error.message}). "
@@ -475,7 +495,7 @@ async def _backup(settings: Settings, target: Path) -> int:
         # Opening would create an empty database, and "back it up" with exit 0.
         print(f"BOT_DATABASE: {settings.bot_database} does not exist", file=sys.stderr)
         return 1
-    async with await Services.open(settings) as services:
+    async with await Services.open(settings, readonly=True) as services:
         await services.storage.backup(target)
     print(f"wrote {target}")
     return 0

@@ -9,20 +9,30 @@ class RedactingFormatter(logging.Formatter):
     """Replace the bot token wherever it appears in a formatted line, tracebacks included: the
     HTTP client logs request URLs, and python-telegram-bot names a refused token in its error."""
 
-    def __init__(self, fmt: str, token: str | None) -> None:
+    def __init__(self, fmt: str, token: str | None, *, tracebacks: bool = True) -> None:
         super().__init__(fmt)
         self._token = token
+        self._tracebacks = tracebacks
 
     def format(self, record: logging.LogRecord) -> str:
+        if record.exc_info and not self._tracebacks:
+            # The operator reads the error's type on the line itself; tracebacks need DEBUG.
+            kind = record.exc_info[0].__name__ if record.exc_info[0] else "error"
+            record = logging.makeLogRecord(record.__dict__)
+            record.msg, record.args = f"{record.getMessage()} ({kind})", None
+            record.exc_info = record.exc_text = None
         line = super().format(record)
         return line.replace(self._token, "<token>") if self._token else line
 
 
 def setup_logging(level: str, token: str | None) -> None:
-    """Log to stderr at `level`; silence per-request HTTP logs and redact the token everywhere."""
+    """Log to stderr at `level`; silence per-request HTTP logs and redact the token everywhere;
+    tracebacks only at DEBUG."""
     handler = logging.StreamHandler()
     handler.setFormatter(
-        RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", token)
+        RedactingFormatter(
+            "%(asctime)s %(levelname)s %(name)s: %(message)s", token, tracebacks=level == "DEBUG"
+        )
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -56,7 +56,7 @@ class Residents:
         cached = self._languages.get(resident)
         if cached is None:
             try:
-                stored = await self.storage.language(self._key(resident))
+                stored = await self.storage.language(await self._key.hash(resident))
             except StorageFault:
                 return None  # not cached: asked again once the database works
             if stored is None or stored[0] not in LANGUAGES:
@@ -68,7 +68,7 @@ class Residents:
             return None
         if cached[1] != month:
             # Refresh the last-seen month at most once a month per resident.
-            await self.storage.set_language(self._key(resident), cached[0], month)
+            await self.storage.set_language(await self._key.hash(resident), cached[0], month)
             cached = (cached[0], month)
         self._languages[resident] = cached
         return cached[0]
@@ -76,13 +76,13 @@ class Residents:
     async def choose(self, resident: str, language: str) -> None:
         """Remember a language choice across restarts."""
         month = _month(self.today())
-        await self.storage.set_language(self._key(resident), language, month)
+        await self.storage.set_language(await self._key.hash(resident), language, month)
         self._languages[resident] = (language, month)
 
     async def forget(self, resident: str) -> None:
         """Delete the resident's language choice from memory and disk."""
         self._languages.pop(resident, None)
-        await self.storage.forget(self._key(resident))
+        await self.storage.forget(await self._key.hash(resident))
 
     async def purge(self) -> int:
         """Delete language choices not used for KEEP_MONTHS months."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -9,6 +10,8 @@ from bot.config import Settings
 from bot.privacy import ResidentKey
 from bot.residents import Residents
 from bot.storage import Storage
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -20,19 +23,28 @@ class Services:
     residents: Residents
 
     @classmethod
-    async def open(cls, settings: Settings, *, in_memory: bool = False) -> Services:
+    async def open(
+        cls, settings: Settings, *, in_memory: bool = False, readonly: bool = False
+    ) -> Services:
         """Open BOT_DATABASE and the resident key beside it; in_memory keeps nothing on disk
-        (the terminal chat: the same rules, nothing written)."""
-        if in_memory:
-            storage = await Storage.open(":memory:")
+        (the terminal chat: the same rules, nothing written); readonly (reports, backups)
+        neither migrates the database nor reads the key."""
+        if in_memory or readonly:
+            storage = await Storage.open(
+                ":memory:" if in_memory else settings.bot_database, readonly=readonly
+            )
             key = ResidentKey.random()
         else:
+            # The key first: a bad key file must not leave the database open.
+            key = ResidentKey.from_file(settings.secret_file)
             storage = await Storage.open(settings.bot_database)
-            try:
-                key = ResidentKey.from_file(settings.secret_file)
-            except BaseException:
-                await storage.close()
-                raise
+            if key.created and (dropped := await storage.drop_choices()):
+                log.warning(
+                    "%s was missing, so a new key was made: the %d language choices stored "
+                    "under the old one were deleted, and those residents choose again",
+                    settings.secret_file,
+                    dropped,
+                )
         return cls(settings, storage, Residents(storage, key, settings.timezone))
 
     async def close(self) -> None:

@@ -828,7 +828,7 @@ async def _read(
 ) -> Report:
     from bot.services import Services
 
-    async with await Services.open(settings) as services:
+    async with await Services.open(settings, readonly=True) as services:
         return await weekly_report(
             services.storage, content, settings.bot_timezone, weeks, threshold
         )

@@ -56,12 +56,44 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             sent TEXT NOT NULL
         ) WITHOUT ROWID""",
     ),
+    (
+        # Choices were stored under an HMAC of the Telegram id, which a stolen key turns back
+        # into ids within an hour; the scrypt hash cannot match them, so residents choose again.
+        "DELETE FROM preferences",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-class DatabaseTooNewError(Exception):
+class StorageError(Exception):
+    """The database cannot be opened; the message is one sentence for the operator."""
+
+
+class DatabaseTooNewError(StorageError):
     """The database was written by a newer version of the bot than this one."""
+
+
+# What an operator can do about SQLite's primary error codes at start.
+_ADVICE = {
+    "SQLITE_FULL": "the disk is full; free some space and start again",
+    "SQLITE_READONLY": "it cannot be written; check the owner and mode of the file and its folder",
+    "SQLITE_CANTOPEN": "it cannot be opened; check that its folder exists and the bot may write it",
+    "SQLITE_PERM": "it cannot be opened; check the owner and mode of the file and its folder",
+    "SQLITE_NOTADB": "it is not a SQLite database; restore a backup or move the file away",
+    "SQLITE_CORRUPT": "it is damaged; restore a backup or move the file away",
+    "SQLITE_BUSY": "another program holds it locked; stop that program and start again",
+    "SQLITE_IOERR": "the disk reports an error; check the disk and start again",
+}
+
+
+def describe(path: Path, error: sqlite3.Error | OSError) -> str:
+    """One sentence naming the database file, what went wrong and what to do."""
+    if isinstance(error, OSError):
+        return f"BOT_DATABASE: {path}: {error.strerror or error}; check the folder and its owner."
+    name = getattr(error, "sqlite_errorname", "") or ""
+    primary = "_".join(name.split("_")[:2])
+    advice = _ADVICE.get(primary, "restore a backup, or move the file away to start afresh")
+    return f"BOT_DATABASE: {path}: {error}: {advice}."
 
 
 class StorageFault(Exception):
@@ -102,17 +134,24 @@ class Storage:
     async def open(cls, path: Path | str, *, readonly: bool = False) -> Storage:
         """Open the database and apply pending migrations; readonly: neither create nor migrate."""
         path = Path(path)
-        if readonly:
-            db = await aiosqlite.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        else:
-            if str(path) != ":memory:":
-                path.parent.mkdir(parents=True, exist_ok=True)
-            # isolation_level=None: no implicit transactions; each write below is its own.
-            db = await aiosqlite.connect(path, isolation_level=None)
+        try:
+            if readonly:
+                db = await aiosqlite.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+            else:
+                if str(path) != ":memory:":
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                # isolation_level=None: no implicit transactions; each write below is its own.
+                db = await aiosqlite.connect(path, isolation_level=None)
+        except (sqlite3.Error, OSError) as error:
+            raise StorageError(describe(path, error)) from error
         try:
             await db.execute("PRAGMA busy_timeout=5000")
             if readonly:
-                await check_version(db, path)
+                if (version := await check_version(db, path)) < SCHEMA_VERSION:
+                    raise StorageError(
+                        f"BOT_DATABASE: {path}: schema version {version}, older than this "
+                        f"bot's {SCHEMA_VERSION}; start the bot once to migrate it."
+                    )
             else:
                 # A rollback journal is emptied by every commit, so the files never hold a history
                 # of writes, as a write-ahead log would until its next checkpoint. FULL: a commit
@@ -121,8 +160,15 @@ class Storage:
                 await db.execute("PRAGMA synchronous=FULL")
                 await db.execute("PRAGMA secure_delete=ON")
                 await migrate(db, path)
-        except BaseException:
-            await db.close()
+                # SQLite opens a file it may not write read-only without a word; rewriting one
+                # value as it is finds that out now, and a disk too full for the journal.
+                await db.execute("BEGIN IMMEDIATE")
+                await db.execute("UPDATE schema_version SET applied = applied")
+                await db.execute("COMMIT")
+        except BaseException as error:
+            await db.close()  # its thread would keep the process alive
+            if isinstance(error, sqlite3.Error):
+                raise StorageError(describe(path, error)) from error
             raise
         return cls(db, path)
 
@@ -313,6 +359,13 @@ class Storage:
         )
         return (rows[0][0], rows[0][1]) if rows else None
 
+    async def drop_choices(self) -> int:
+        """Delete every stored language choice (their key is lost); returns how many."""
+        async with self._writing:
+            cursor = await self._db.execute("DELETE FROM preferences")
+        self._choices.clear()
+        return cursor.rowcount
+
     async def purge_preferences(self, before_month: str) -> int:
         """Delete language choices last seen before a month ("2026-05"); returns how many."""
         await self._flush()  # a pending choice must not outlive its purge, nor be purged unseen
@@ -359,8 +412,9 @@ async def check_version(db: aiosqlite.Connection, path: Path) -> int:
     current = int(row[0]) if row else 0
     if current > SCHEMA_VERSION:
         raise DatabaseTooNewError(
-            f"{path}: the database has schema version {current}, but this version of the bot "
-            f"knows only up to {SCHEMA_VERSION}. Install the newer bot, or restore a backup."
+            f"BOT_DATABASE: {path}: the database has schema version {current}, but this version "
+            f"of the bot knows only up to {SCHEMA_VERSION}. Install the newer bot, or restore a "
+            "backup."
         )
     return current
 

@@ -118,7 +118,7 @@ async def test_failing_migration_rolls_back(db_path: Path, monkeypatch: pytest.M
     await store.close()
     broken = ("CREATE TABLE half_made (x INTEGER)", "THIS IS NOT SQL")
     monkeypatch.setattr(bot.storage, "MIGRATIONS", (*MIGRATIONS, broken))
-    assert isinstance(await refusal(db_path), sqlite3.OperationalError)
+    assert isinstance((await refusal(db_path)).__cause__, sqlite3.OperationalError)
     assert "half_made" not in tables(db_path)
     assert versions(db_path) == list(range(1, len(MIGRATIONS) + 1))
 
@@ -129,7 +129,7 @@ async def test_failing_first_migration_leaves_fresh_file_empty(
     """On a fresh file, a failing migration records no version, so the next start tries again."""
     broken = ("CREATE TABLE half_made (x INTEGER)", "THIS IS NOT SQL")
     monkeypatch.setattr(bot.storage, "MIGRATIONS", (broken,))
-    assert isinstance(await refusal(db_path), sqlite3.OperationalError)
+    assert isinstance((await refusal(db_path)).__cause__, sqlite3.OperationalError)
     assert "half_made" not in tables(db_path)
     assert versions(db_path) == []
 
