@@ -164,7 +164,8 @@ async def test_updates_of_many_residents_run_concurrently_each_in_order(
     flight at once), and each resident's presses are still handled in the order sent."""
     from bot.telegram import build_application
 
-    slow = OfflineRequest(delay=0.05)
+    # Long enough that a machine busy with other work still starts 20 updates within one call.
+    slow = OfflineRequest(delay=0.3)
     application = build_application(settings, engine, services, request=slow, rate_limit=False)
     screens = ["fritidsjob", "mentor", "foraeldre", "foreninger", "tryghed"]
     # A resident's first lookup after a start costs a memory-hard hash, and the day's first tap
