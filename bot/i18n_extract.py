@@ -7,10 +7,12 @@ babel.cfg` and `vollsmose-bot catalog extract` both take flow texts into the sam
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import IO, Any
 
 import yaml
 
+from bot.content.loader import ContentError, Problem
 from bot.content.models import TRANSLATABLE_KEYS
 
 
@@ -18,7 +20,15 @@ def extract_flows(
     fileobj: IO[bytes], keywords: Any, comment_tags: Any, options: dict[str, Any]
 ) -> Iterator[tuple[int, str | None, str, list[str]]]:
     """Yield (line, function, message, comments) for each translatable value in a flow file."""
-    root = yaml.compose(fileobj.read().decode("utf-8"), Loader=yaml.SafeLoader)
+    text = fileobj.read().decode("utf-8")
+    # An alias repeats a whole subtree: ten lines of them walk billions of nodes (a "YAML
+    # bomb"). Flow files never need one, so they are refused here, before composing.
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent):
+            name = Path(getattr(fileobj, "name", "flow file")).name
+            message = f"YAML alias *{event.anchor} is not allowed in flow files; write it out"
+            raise ContentError([Problem(name, "", message, event.start_mark.line + 1)])
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
     if root is not None:
         yield from _walk(root, [])
 
