@@ -522,3 +522,25 @@ def test_weeks_compare_as_text_across_the_year_boundary() -> None:
     """reports_sent holds "2026-W53"; the catch-up compares weeks as text."""
     assert str(IsoWeek(2026, 53)) < str(IsoWeek(2027, 1))
     assert str(IsoWeek(2027, 1)) < str(IsoWeek(2027, 10)) < str(IsoWeek(2028, 1))
+
+
+async def test_a_staff_group_upgraded_to_a_supergroup_is_followed_not_left(
+    staff_app: Application, request_: FilesRequest, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Telegram moves an upgraded staff group to a new id: the bot stays in the new supergroup,
+    logs the id to put in BOT_STAFF_CHAT_ID, and still leaves any other group."""
+    member = Updates(staff_app.bot, user_id=STAFF)
+    upgraded = -100_999_888
+    start = len(request_.calls)
+    await staff_app.process_update(
+        member.message(chat=_group(STAFF_CHAT) | {"type": "group"}, migrate_to_chat_id=upgraded)
+    )
+    with caplog.at_level("WARNING", logger="bot"):
+        await staff_app.process_update(
+            member.message(chat=_group(upgraded), migrate_from_chat_id=STAFF_CHAT)
+        )
+    await staff_app.process_update(member.message("hello", chat=_group(upgraded)))
+    assert [method for method, _ in _calls(request_, start)] == []
+    assert f"set BOT_STAFF_CHAT_ID={upgraded} and restart" in caplog.text
+    await staff_app.process_update(member.message("hello", chat=_group(OTHER_GROUP)))
+    assert [(m, p["chat_id"]) for m, p in _calls(request_, start)] == [("leaveChat", OTHER_GROUP)]

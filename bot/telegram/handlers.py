@@ -166,11 +166,33 @@ async def on_other(update: Update, context: GuideContext) -> None:
     await _send(context, chat.id, await context.guide.other(resident(user)))
 
 
+# bot_data key: the id the staff chat moved to when it became a supergroup, until a restart.
+STAFF_CHAT_MOVED_TO = "staff_chat_moved_to"
+
+
 async def on_group(update: Update, context: GuideContext) -> None:
     """Any update from a group or channel other than the staff chat: leave it."""
-    chat = update.effective_chat
+    chat, message = update.effective_chat, update.effective_message
     staff_chat = context.parts.settings.bot_staff_chat_id
     if chat is None or chat.type == ChatType.PRIVATE or chat.id == staff_chat:
+        return
+    # A staff group upgraded to a supergroup gets a new id: stay in it, and tell the operator.
+    moved = context.application.bot_data.get(STAFF_CHAT_MOVED_TO)
+    if (
+        staff_chat is not None
+        and message is not None
+        and message.migrate_from_chat_id == staff_chat
+    ):
+        context.application.bot_data[STAFF_CHAT_MOVED_TO] = chat.id
+        log.warning(
+            "the staff chat %d became a supergroup with the id %d: the bot stays in it; set "
+            "BOT_STAFF_CHAT_ID=%d and restart, so reports and /stats go there",
+            staff_chat,
+            chat.id,
+            chat.id,
+        )
+        return
+    if chat.id == moved:
         return
     log.info("leaving a %s the bot was added to", chat.type)
     try:
