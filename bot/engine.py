@@ -496,13 +496,19 @@ class Engine:
             "the month you last used the bot, and deleted after six months without use.\n\n"
             "Send /forget to delete your language choice now."
         )
+        # Translators: a paragraph of /privacy, after the list of what the bot keeps.
+        counted = _(
+            "The bot also counts, per day, how many people came from each poster or link (for "
+            "example the library's), and how many typed messages it did not understand. What you "
+            "type is read to answer you, and never kept."
+        )
         stolen = _(
             "If someone stole the bot's files and its secret key, they could check, for a "
             "Telegram id they already know, which language that person chose and the month they "
             "last used the bot. Finding out who is behind every stored choice would take them "
             "years of computing. The counts say nothing about any one person."
         )
-        text = f"{text}\n\n{stolen}"
+        text = f"{text}\n\n{counted}\n\n{stolen}"
         return Reply(tr.bidi(text), self.menu(language).buttons, screen="privacy")
 
     def forgotten(self, language: str) -> Reply:

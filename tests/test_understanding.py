@@ -344,3 +344,17 @@ def test_the_crisis_answer_offers_the_fitting_line_first_and_no_button_twice(
     assert targets[0] == card
     assert len(targets) == len(set(targets))
     assert engine.press(reply.buttons[0][0].data, "en").referral is not None
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_privacy_says_that_typed_messages_are_counted_when_not_understood(
+    engine: Engine, language: str
+) -> None:
+    """/privacy names every count the bot keeps, deep-link sources and messages not understood
+    among them, in every language (a translated paragraph, not the English one)."""
+    english = engine.privacy("en").text
+    assert "poster or link" in english
+    assert "did not understand" in english
+    text = engine.privacy(language).text
+    assert text.count("\n\n") == english.count("\n\n")
+    assert ("poster or link" in text) == (language == "en")
