@@ -34,6 +34,7 @@ language and counts referrals anonymously.
 Configuration comes from environment variables or a .env file in the working directory:
   TELEGRAM_BOT_TOKEN    token from @BotFather (without it, `run` opens the terminal chat)
   TELEGRAM_API_URL      Bot API server root (default https://api.telegram.org)
+  TELEGRAM_WEBHOOK_SECRET  secret Telegram sends with each webhook update (random if unset)
   BOT_DATABASE          SQLite file (default data/vollsmose.sqlite3)
   BOT_STAFF_IDS         comma-separated numeric Telegram user ids of staff
   BOT_STAFF_CHAT_ID     chat for staff reports (optional)
@@ -74,10 +75,6 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--url",
         help="public https:// URL that Telegram posts to, e.g. behind a reverse proxy (webhook)",
-    )
-    run.add_argument(
-        "--secret-token",
-        help="value Telegram sends in X-Telegram-Bot-Api-Secret-Token (webhook; random if unset)",
     )
     chat = commands.add_parser("chat", help="try the bot in this terminal, no Telegram needed")
     chat.add_argument("--language", choices=LANGUAGES, help="skip the language picker")
@@ -263,7 +260,7 @@ def _run(settings: Settings, engine: Engine, webhook: argparse.Namespace | None 
             except OSError as error:
                 print(_cannot_listen(settings, error), file=sys.stderr)
                 return 1
-        _serve(application, webhook)
+        _serve(application, webhook, settings.telegram_webhook_secret)
     except InvalidToken:
         print(
             "TELEGRAM_BOT_TOKEN: the Bot API refused this token (mistyped or revoked); "
@@ -344,7 +341,9 @@ def _web(settings: Settings, engine: Engine) -> int:
     return 0
 
 
-def _serve(application: Application, webhook: argparse.Namespace | None) -> None:
+def _serve(
+    application: Application, webhook: argparse.Namespace | None, secret: str | None = None
+) -> None:
     """Run until SIGINT or SIGTERM, by long polling or as a webhook."""
     import secrets
 
@@ -356,7 +355,7 @@ def _serve(application: Application, webhook: argparse.Namespace | None) -> None
     else:
         # Telegram sends the secret in a header with every update; requests without it are
         # refused with 403, so only Telegram can feed the bot.
-        secret = webhook.secret_token or secrets.token_urlsafe(32)
+        secret = secret or secrets.token_urlsafe(32)
         path = webhook.url.split("://", 1)[1].partition("/")[2]
         log.info("starting: webhook on %s:%d", webhook.listen, webhook.port)
         application.run_webhook(

@@ -26,6 +26,9 @@ class Settings(BaseModel):
 
     telegram_bot_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org"
+    # Webhook mode: what Telegram sends in X-Telegram-Bot-Api-Secret-Token. From the environment
+    # (the env file), never the command line, which every local user can read.
+    telegram_webhook_secret: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{16,256}$")
     bot_database: Path = Path("data/vollsmose.sqlite3")
     bot_staff_ids: frozenset[int] = frozenset()
     bot_staff_chat_id: int | None = None

@@ -27,7 +27,7 @@ __all__ = ["botapi"]
 
 pytestmark = pytest.mark.timeout(120)
 
-SECRET = "S3cret-token_1"
+SECRET = "S3cret-token_1-for-the-tests"
 URL = "https://example.invalid/hook"
 HEADER = "X-Telegram-Bot-Api-Secret-Token"
 _update_ids = itertools.count(900_001)
@@ -54,10 +54,18 @@ def message_update(resident: Resident, text: str) -> dict[str, Any]:
 
 
 async def start_webhook_bot(
-    botapi: RecordingBotAPI, workdir: Path, port: int, *secret: str
+    botapi: RecordingBotAPI, workdir: Path, port: int, secret: str | None = None
 ) -> BotProcess:
     args = ["--webhook", "--listen", "127.0.0.1", "--port", str(port), "--url", URL]
-    return await start_bot(botapi, workdir, *args, *secret)
+    if secret is not None:
+        _env_file(workdir, secret)
+    return await start_bot(botapi, workdir, *args)
+
+
+def _env_file(workdir: Path, secret: str) -> None:
+    """The secret in the env file of the bot's working folder, never on its command line."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / ".env").write_text(f"TELEGRAM_WEBHOOK_SECRET={secret}\n", encoding="utf-8")
 
 
 async def post(
@@ -86,7 +94,7 @@ async def test_webhook_with_secret_token_serves_only_telegram(
     """The bot registers URL and secret with setWebhook; an update with the secret header is
     answered; without it or with a wrong one the request gets 403 and no answer."""
     port = free_port()
-    bot = await start_webhook_bot(botapi, tmp_path / "work", port, "--secret-token", SECRET)
+    bot = await start_webhook_bot(botapi, tmp_path / "work", port, SECRET)
     [registered] = botapi.calls_to("setWebhook")
     assert registered.params["url"] == URL
     assert registered.params["secret_token"] == SECRET
@@ -118,8 +126,8 @@ async def test_webhook_with_secret_token_serves_only_telegram(
 async def test_webhook_without_secret_token_makes_up_a_strong_one(
     botapi: RecordingBotAPI, tmp_path: Path, engine: Engine
 ) -> None:
-    """Without --secret-token the bot registers a random secret that Telegram accepts (1-256
-    characters A-Z, a-z, 0-9, _ and -) and is long enough not to be guessed; only requests
+    """Without TELEGRAM_WEBHOOK_SECRET the bot registers a random secret that Telegram accepts
+    (1-256 characters A-Z, a-z, 0-9, _ and -) and is long enough not to be guessed; only requests
     carrying it are served."""
     port = free_port()
     bot = await start_webhook_bot(botapi, tmp_path / "work", port)
@@ -148,7 +156,7 @@ async def test_webhook_update_the_library_cannot_read_leaves_no_trace(
     is refused, and what it held (the resident's name, the poll) is not written to the log;
     the bot serves the next update."""
     port = free_port()
-    bot = await start_webhook_bot(botapi, tmp_path / "work", port, "--secret-token", SECRET)
+    bot = await start_webhook_bot(botapi, tmp_path / "work", port, SECRET)
     resident = Resident(4_400_000_004, "Ladan Pollsender-Qx", "ladan_webhook_qx", "da")
     poisoned = message_update(resident, "x")
     del poisoned["message"]["text"]
