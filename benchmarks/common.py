@@ -81,6 +81,14 @@ class Scale:
     rss_reps: int = 3
     memory_counts: tuple[int, ...] = (10_000, 100_000)
     memory_reps: int = 2  # deterministic to the byte; two show that
+    e2e_reps: int = 3  # rounds of each bot, alternated, in the end-to-end rows
+    e2e_residents: int = 500
+    e2e_per_resident: int = 10
+    paced_reps: int = 1
+    paced_residents: int = 200
+    paced_presses: int = 2
+    burst_reps: int = 1
+    burst_residents: int = 1000
 
     @classmethod
     def of(cls, quick: bool) -> Scale:
@@ -102,6 +110,12 @@ class Scale:
             rss_reps=1,
             memory_counts=(1_000, 2_000),
             memory_reps=1,
+            e2e_reps=1,
+            e2e_residents=10,
+            e2e_per_resident=3,
+            paced_residents=5,
+            paced_presses=2,
+            burst_residents=20,
         )
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks import costs, memory, network, report, startup, web
+from benchmarks import costs, endtoend, memory, network, report, startup, web
 from benchmarks.common import TELEGRAM_MESSAGES_PER_S, Measure, Scale, pin_to_one_core
 from bot.config import REPOSITORY
 from bot.content import load_content
@@ -25,6 +25,12 @@ from bot.engine import Engine
 from bot.i18n import Catalogs
 
 REQUIRED = (
+    "e2e_cpu_ratio",
+    "e2e_drain_ratio",
+    "e2e_edit_p99_ratio",
+    "e2e_burst_floor_ratio",
+    "e2e_burst_ratio",
+    "e2e_burst_late_answers",
     "tap_ratio",
     "referral_ratio",
     "text_ratio",
@@ -46,6 +52,11 @@ class Target:
 
 
 TARGETS: dict[str, Target] = {
+    "e2e_cpu_ratio": Target("<= 1.0", lambda r: r["e2e_cpu_ratio"] <= 1.0),
+    "e2e_drain_ratio": Target("<= 1.0", lambda r: r["e2e_drain_ratio"] <= 1.0),
+    "e2e_edit_p99_ratio": Target("<= 1.1", lambda r: r["e2e_edit_p99_ratio"] <= 1.1),
+    "e2e_burst_floor_ratio": Target("<= 1.2", lambda r: r["e2e_burst_floor_ratio"] <= 1.2),
+    "e2e_burst_late_answers": Target("0", lambda r: r["e2e_burst_late_answers"] == 0),
     "tap_ratio": Target("<= 1.3", lambda r: r["tap_ratio"] <= 1.3),
     "referral_ratio": Target("<= 2.0", lambda r: r["referral_ratio"] <= 2.0),
     "text_ratio": Target("<= 1.5", lambda r: r["text_ratio"] <= 1.5),
@@ -155,6 +166,46 @@ async def _in_process(engine: Engine, scale: Scale, tmp: Path, progress: Callabl
     return measures
 
 
+def _e2e_rows(table: Table, m: dict[str, Any], results: dict[str, Any]) -> None:
+    """The headline rows: end to end, against the minimal bot making the same calls."""
+
+    def pair(key: str, unit: str) -> str:
+        ours, minimal = m[key.format("ours")].median, m[key.format("minimal")].median
+        return f"{_fmt(ours)} vs {_fmt(minimal)} {unit}"
+
+    table.add("e2e_cpu_ratio", m["e2e_cpu_ratio"], *_status("e2e_cpu_ratio", results))
+    table.note("  CPU per update of the bot process", pair("e2e_cpu_ms_{}", "ms"))
+    table.add("e2e_drain_ratio", m["e2e_drain_ratio"], *_status("e2e_drain_ratio", results))
+    table.note("  time to drain the mix, no limiter", pair("e2e_drain_s_{}", "s"))
+    key = "e2e_edit_p99_ratio"
+    table.add(key, m[key], *_status(key, results))
+    table.note("  press -> edit p50, limiter on", pair("e2e_edit_p50_s_{}", "s"))
+    table.note("  press -> edit p99, limiter on", pair("e2e_edit_p99_s_{}", "s"))
+    table.add("  p99 ratio without the limiter", m["e2e_edit_p99_ratio_unlimited"])
+    table.note("  press -> edit p50, no limiter", pair("e2e_edit_p50_s_{}_unlimited", "s"))
+    table.note("  press -> edit p99, no limiter", pair("e2e_edit_p99_s_{}_unlimited", "s"))
+    key = "e2e_burst_floor_ratio"
+    table.add(key, m[key], *_status(key, results))
+    table.note(
+        "  burst: last reply vs the floor",
+        f"{_fmt(m['e2e_burst_last_s_ours'].median)} vs {_fmt(m['e2e_burst_floor_s'].median)} s",
+        "floor: limited calls / 30 per s",
+    )
+    table.add("e2e_burst_ratio", m["e2e_burst_ratio"])
+    table.note("  burst: last reply, ours vs minimal", pair("e2e_burst_last_s_{}", "s"))
+    key = "e2e_burst_late_answers"
+    table.note(
+        key,
+        f"{results[key]:.0f} of {m['e2e_burst_answered']}",
+        *_status(key, results),
+    )
+    table.note(
+        "  callback answers > 2 s, minimal bot", f"{results['e2e_burst_late_answers_minimal']:.0f}"
+    )
+    table.note("  slowest callback answer", pair("e2e_burst_answer_max_s_{}", "s"))
+    table.note("  burst: CPU per update", pair("e2e_burst_cpu_ms_{}", "ms"))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument(
@@ -168,7 +219,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     scale = Scale.of(args.quick)
-    cpu = None if args.all_cores else pin_to_one_core()
     errors = _ErrorCount()
     logging.getLogger().addHandler(errors)
     started = time.perf_counter()
@@ -179,7 +229,12 @@ def main(argv: list[str] | None = None) -> int:
 
     engine = Engine(load_content(REPOSITORY / "flows"), Catalogs())
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        # The bot processes run on a CPU of their own, so this comes before pinning.
+        e2e = asyncio.run(endtoend.run(engine, scale, Path(tmp) / "e2e", progress))
+        cpu = None if args.all_cores else pin_to_one_core()
         measures = asyncio.run(_in_process(engine, scale, Path(tmp), progress))
+    measures.update(e2e)
+    measures["e2e_burst_late_answers"] = measures["e2e_burst_late_answers_ours"]
     progress("start-up time in fresh processes")
     measures.update(startup.startup(scale.startup_reps))
     progress("idle memory in fresh processes")
@@ -195,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     }
 
     table = Table()
+    _e2e_rows(table, measures, results)
     labels = {
         "tap": "tap: press to another screen",
         "tap_unchosen": "tap, resident never chose a language",
@@ -268,6 +324,7 @@ def main(argv: list[str] | None = None) -> int:
 
     figures: dict[str, Any] = {key: results[key] for key in REQUIRED}
     figures["order_kept"] = bool(results["order_kept"])
+    figures |= {key: value for key, value in results.items() if key.startswith("e2e_")}
     for key in REQUIRED:
         if isinstance(measures.get(key), Measure):
             figures[f"{key}_spread"] = measures[key].spread

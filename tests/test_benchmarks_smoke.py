@@ -16,6 +16,11 @@ import pytest
 from bot.config import REPOSITORY
 
 REQUIRED = {
+    "e2e_cpu_ratio": float,
+    "e2e_drain_ratio": float,
+    "e2e_edit_p99_ratio": float,
+    "e2e_burst_floor_ratio": float,
+    "e2e_burst_ratio": float,
     "tap_ratio": float,
     "referral_ratio": float,
     "text_ratio": float,
@@ -57,3 +62,6 @@ def test_quick_benchmark_ends_with_json_of_every_figure() -> None:
             assert not isinstance(value, bool), (key, value)
             assert math.isfinite(value), (key, value)
             assert value > 0, (key, value)
+    # A count that is 0 when all goes well: every resident's button answered within 2 s.
+    assert isinstance(figures["e2e_burst_late_answers"], int | float), figures
+    assert figures["e2e_burst_late_answers"] >= 0
