@@ -23,7 +23,6 @@ from bot.residents import Residents
 from bot.services import Services
 from bot.telegram import build_application
 from bot.telegram.context import GuideApplication
-from bot.telegram.guidebot import GuideBot
 from bot.telegram.offline import OfflineRequest
 
 TOKEN = "123456:BENCH-token-for-the-offline-bot-api"
@@ -287,19 +286,9 @@ def canned(reply: Reply) -> Canned:
     return Canned(reply.text, markup, venue)
 
 
-def build_minimal(
-    request: OfflineRequest, answers: MinimalAnswers, *, unparsed: bool = False
-) -> Application:
-    """The cheapest python-telegram-bot bot making the same Bot API calls: no storage, no logic.
-
-    unparsed: post the way our bot does (GuideBot), without turning Telegram's answers into
-    Messages; the ratio to this bot is what our own logic costs.
-    """
-    if unparsed:
-        bot = GuideBot(TOKEN, request=request, get_updates_request=request)
-        builder = ApplicationBuilder().bot(bot)
-    else:
-        builder = ApplicationBuilder().token(TOKEN).request(request).get_updates_request(request)
+def build_minimal(request: OfflineRequest, answers: MinimalAnswers) -> Application:
+    """The cheapest python-telegram-bot bot making the same Bot API calls: no storage, no logic."""
+    builder = ApplicationBuilder().token(TOKEN).request(request).get_updates_request(request)
 
     async def on_press(update: Update, context: Any) -> None:
         query = update.callback_query
@@ -307,25 +296,16 @@ def build_minimal(
         assert query.message is not None
         answer = answers.buttons[query.data or ""]
         await query.answer()
-        chat_id = query.message.chat.id
-        if unparsed:
-            await bot.edit_reply(chat_id, query.message.message_id, answer.text, answer.markup)
-            if answer.venue is not None:
-                await bot.send_pin(chat_id, **answer.venue)
-            return
         await query.edit_message_text(answer.text, reply_markup=answer.markup)
         if answer.venue is not None:
-            await context.bot.send_venue(chat_id, **answer.venue)
+            await context.bot.send_venue(query.message.chat.id, **answer.venue)
 
     async def on_text(update: Update, context: Any) -> None:
         message = update.message
         assert message is not None
         reply = answers.text_reply
         text, markup = (message.text or "", None) if reply is None else (reply.text, reply.markup)
-        if unparsed:
-            await bot.send_reply(message.chat.id, text, markup)
-        else:
-            await context.bot.send_message(message.chat.id, text, reply_markup=markup)
+        await context.bot.send_message(message.chat.id, text, reply_markup=markup)
 
     app = builder.build()
     app.add_handler(CallbackQueryHandler(on_press))

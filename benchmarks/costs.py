@@ -180,11 +180,7 @@ def typed_messages(engine: Engine, template: str, count: int, seed: int, screen:
 
 
 async def ratios(engine: Engine, directory: Path, scale: Scale) -> dict[str, Comparison]:
-    """Tap, referral and typed-text cost of our bot against the minimal bot, alternately.
-
-    The `*_unparsed` diagnostics compare with a minimal bot that, like ours, does not parse
-    Telegram's answers: what our own logic costs, with half the rounds each.
-    """
+    """Tap, referral and typed-text cost of our bot against the minimal bot, alternately."""
     rounds = scale.rounds + 1  # plus the warm-up round
     half = max(3, rounds // 2)
     n = rounds * scale.per_round
@@ -192,15 +188,12 @@ async def ratios(engine: Engine, directory: Path, scale: Scale) -> dict[str, Com
     texts = {
         "text": typed_messages(engine, TEMPLATE, n, 1, "suggest"),
         "text_unmatched": typed_messages(engine, UNMATCHED_TEMPLATE, n, 2, "pointer"),
-        "text_unparsed": typed_messages(engine, TEMPLATE, n, 3, "suggest"),
     }
     ours_request = CountingRequest()
     ours = await open_ours(make_settings(directory), engine, ours_request)
     answers = MinimalAnswers()
     minimal = build_minimal(CountingRequest(), answers)
-    unparsed = build_minimal(CountingRequest(), answers, unparsed=True)
     await minimal.initialize()
-    await unparsed.initialize()
     results: dict[str, Comparison] = {}
     try:
         # Taps: residents who chose Danish and were counted today press to the pathways' screens.
@@ -228,10 +221,8 @@ async def ratios(engine: Engine, directory: Path, scale: Scale) -> dict[str, Com
             _check(ours_request, {"answerCallbackQuery": presses, "editMessageText": presses}, key)
 
         await taps("tap", 100_000, rounds, minimal, chosen=True)
-        # The same taps from residents who never chose a language (Telegram's language_code is
-        # used), then against the minimal bot that does not parse answers either.
+        # The same taps from residents who never chose a language (Telegram's language_code).
         await taps("tap_unchosen", 150_000, half, minimal, chosen=False)
-        await taps("tap_unparsed", 170_000, half, unparsed, chosen=True)
 
         # Referrals: every press is a new resident's first card of the day, so each one commits.
         data = engine.data(CARD)
@@ -242,10 +233,7 @@ async def ratios(engine: Engine, directory: Path, scale: Scale) -> dict[str, Com
         storage = residents_of(ours).storage
         today = residents_of(ours).today()
         per_round = scale.referrals_per_round
-        for key, first, count, other in (
-            ("referral", 200_000, rounds, minimal),
-            ("referral_unparsed", 400_000, half, unparsed),
-        ):
+        for key, first, count, other in (("referral", 200_000, rounds, minimal),):
             newcomers = range(first, first + count * per_round)
             await prepare_residents(ours, dict.fromkeys(newcomers, "da"), counted_today=True)
             counted = await storage.referrals(today, today + dt.timedelta(1))
@@ -267,9 +255,7 @@ async def ratios(engine: Engine, directory: Path, scale: Scale) -> dict[str, Com
 
         # Typed text: 300 characters through every keyword of all seven languages, fuzzily,
         # against the minimal bot's echo.
-        for index, (key, other) in enumerate(
-            (("text", minimal), ("text_unmatched", minimal), ("text_unparsed", unparsed))
-        ):
+        for index, (key, other) in enumerate((("text", minimal), ("text_unmatched", minimal))):
             count = rounds if key == "text" else half
             groups = _groups(20_000_000 + index * 100_000, count, scale.per_round)
             await prepare_residents(
@@ -286,7 +272,6 @@ async def ratios(engine: Engine, directory: Path, scale: Scale) -> dict[str, Com
     finally:
         await close_ours(ours)
         await minimal.shutdown()
-        await unparsed.shutdown()
     return results
 
 

@@ -27,6 +27,7 @@ REQUIRED = {
     "updates_per_s": float,
     "startup_ratio": float,
     "report_ms": float,
+    "report_ratio": float,
     "network_updates_per_s": float,
     "order_kept": bool,
     "idle_rss_ratio": float,

@@ -38,14 +38,17 @@ log = logging.getLogger(__name__)
 
 # python-telegram-bot logs the raw JSON of an update it cannot parse (CRITICAL, "Received data
 # was %r"): residents' ids, names and texts. These are the loggers that do it.
-_RAW_UPDATE_LOGGERS = ("telegram.Bot", "telegram.ext.Updater")
+_RAW_UPDATE_LOGGERS = ("telegram.Bot", "telegram.ext.ExtBot", "telegram.ext.Updater")
 
 
 class WithholdRawUpdates(logging.Filter):
-    """Keep the library's message about an unparsable update, without the update itself."""
+    """Keep the library's message about an unparsable update, without the update itself; drop it
+    for a poll, which GuideBot reads again update by update (logging each skipped one's id)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.msg, str) and "Received data was" in record.msg:
+            if record.msg.startswith("Error while parsing updates"):
+                return False
             record.msg = record.msg.replace("%r", "<withheld: it holds personal data>")
             record.args = None
         return True

@@ -170,7 +170,7 @@ class RetryingRequest(AiohttpRequest):
     getUpdates is tried once: the updater has its own back-off loop for it.
     """
 
-    __slots__ = ("_down_since", "attempts", "backoff", "max_backoff", "patience")
+    __slots__ = ("_down_since", "attempts", "backoff", "last_poll", "max_backoff", "patience")
 
     def __init__(
         self,
@@ -187,6 +187,8 @@ class RetryingRequest(AiohttpRequest):
         self.max_backoff = max_backoff
         self.patience = patience
         self._down_since: float | None = None
+        # The last answer to getUpdates, for GuideBot to read again if the library cannot.
+        self.last_poll = b""
 
     async def do_request(
         self,
@@ -228,8 +230,8 @@ class RetryingRequest(AiohttpRequest):
                 delay = self.backoff * attempt
             else:
                 self._note_up()
-                if polling and status == 200:
-                    return status, readable_updates(payload)
+                if polling:
+                    self.last_poll = payload
                 attempt += 1
                 if status not in _RETRY_STATUSES or attempt >= attempts:
                     return status, payload
@@ -252,21 +254,17 @@ class RetryingRequest(AiohttpRequest):
             self._down_since = None
 
 
-def readable_updates(payload: bytes) -> bytes:
-    """Replace each update python-telegram-bot cannot parse by its bare update id.
-
-    A Bot API server older or newer than the library can send an update that lacks a field the
-    library requires. Unhandled, the whole batch fails to parse on every poll, so the bot is stuck
-    on it for good, and the library logs the raw batch (residents' names, ids and texts) each
-    time. A bare update is confirmed and ignored like any other; only its id is logged.
-    """
+def readable_updates(payload: bytes) -> list[dict[str, Any]]:
+    """The updates of a getUpdates answer, each one python-telegram-bot cannot parse replaced by
+    its bare update id: confirmed and ignored like any other, and only its id is logged (the
+    library would log the raw batch: residents' names, ids and texts)."""
     try:
         body = json.loads(payload)
     except ValueError:
-        return payload
+        return []
     updates = body.get("result") if isinstance(body, dict) else None
     if not isinstance(updates, list):
-        return payload
+        return []
     readable = []
     for raw in updates:
         try:
@@ -279,7 +277,4 @@ def readable_updates(payload: bytes) -> bytes:
                 readable.append({"update_id": update_id})
         else:
             readable.append(raw)
-    if readable == updates:
-        return payload
-    body["result"] = readable
-    return json.dumps(body).encode()
+    return readable
