@@ -1,5 +1,5 @@
 """GuideBot's reply calls put the same request on the wire as python-telegram-bot's own methods,
-and fail the same way: only the parsing of Telegram's answer is skipped."""
+and fail the same way."""
 
 from __future__ import annotations
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from functools import lru_cache
-from typing import Any
 
 from telegram import (
     CallbackQuery,
@@ -38,25 +37,10 @@ def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
     return _markup(reply.buttons) if reply.buttons else None
 
 
-class _Keyboard(InlineKeyboardMarkup):
-    """An inline keyboard that serialises itself once: python-telegram-bot objects are immutable,
-    and turning a keyboard into JSON was the largest cost of a tap after the library's own."""
-
-    __slots__ = ("_as_dict",)
-
-    def __init__(self, rows: list[list[InlineKeyboardButton]]) -> None:
-        super().__init__(rows)
-        with self._unfrozen():
-            self._as_dict = super().to_dict()
-
-    def to_dict(self, recursive: bool = True) -> dict[str, Any]:
-        return self._as_dict if recursive else super().to_dict(recursive=False)
-
-
 @lru_cache(maxsize=4096)
 def _markup(rows: tuple[tuple[Button, ...], ...]) -> InlineKeyboardMarkup:
-    # Screens repeat, so a keyboard is built (and serialised) once.
-    return _Keyboard(
+    # Screens repeat, so a keyboard is built once.
+    return InlineKeyboardMarkup(
         [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in rows]
     )
 
