@@ -49,6 +49,9 @@ class TimedBotAPI(FakeBotAPI):
         self.done = asyncio.Event()
         self._counted = 0
         self.query_owner: dict[str, int] = {}
+        # When the bot received each button press (the getUpdates answer that carried it).
+        self.delivered: dict[str, float] = {}
+        self.delivered_to: dict[int, list[float]] = {}
 
     def expect(self, calls: int) -> None:
         """Set `done` once this many more limited calls have been applied."""
@@ -81,6 +84,16 @@ class TimedBotAPI(FakeBotAPI):
         owner = self.query_owner.get(str(params.get("callback_query_id")), 0)
         self._note("answerCallbackQuery", {"chat_id": owner})
         return super()._answer_callback_query(params)
+
+    async def _get_updates(self, params: Json) -> list[Json]:
+        updates = await super()._get_updates(params)
+        now = time.monotonic()
+        for update in updates:
+            query = update.get("callback_query")
+            if query is not None and query["id"] not in self.delivered:
+                self.delivered[query["id"]] = now
+                self.delivered_to.setdefault(query["from"]["id"], []).append(now)
+        return updates
 
     def seed_menu(self, resident: Resident, text: str) -> int:
         """A message from the bot already in the resident's chat, to press buttons under."""
@@ -169,6 +182,7 @@ class Round:
     edit_latencies: list[float]
     answer_latencies: list[float]
     last_reply_s: float
+    answer_after_delivery: list[float] = field(default_factory=list)
 
 
 class BotUnderTest:
@@ -309,6 +323,7 @@ class BotUnderTest:
             answers.setdefault(chat, []).append(at)
         edits: list[float] = []
         answered: list[float] = []
+        after: list[float] = []
         for person in self.work.residents:
             times = pushed.get(person.id) or [start] * len(self.work.steps[person.id])
             got = sorted(replies.get(person.id, []))
@@ -316,11 +331,12 @@ class BotUnderTest:
             presses = [
                 t for t, s in zip(times, self.work.steps[person.id], strict=True) if s[0] == "press"
             ]
-            answered += [
-                b - a for a, b in zip(presses, sorted(answers.get(person.id, [])), strict=False)
-            ]
+            got_answers = sorted(answers.get(person.id, []))
+            answered += [b - a for a, b in zip(presses, got_answers, strict=False)]
+            received = self.api.delivered_to.get(person.id, [])
+            after += [b - a for a, b in zip(received, got_answers, strict=False)]
         last = max((at for calls in self.api.applied.values() for _, at in calls), default=start)
-        return Round(cpu_ms, drained, edits, answered, last - start)
+        return Round(cpu_ms, drained, edits, answered, last - start, after)
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -427,6 +443,13 @@ async def run(
             [max(r.answer_latencies, default=0.0) for r in rounds], "s"
         )
         figures[f"e2e_burst_cpu_ms_{kind}"] = Measure([r.cpu_per_update_ms for r in rounds], "ms")
+        # The same answers timed from when the bot received the press: what the bot adds.
+        figures[f"e2e_burst_late_after_receipt_{kind}"] = Measure(
+            [float(sum(t > 2.0 for t in r.answer_after_delivery)) for r in rounds]
+        )
+        figures[f"e2e_burst_receipt_max_s_{kind}"] = Measure(
+            [max(r.answer_after_delivery, default=0.0) for r in rounds], "s"
+        )
     figures["e2e_burst_floor_ratio"] = Measure(
         [r.last_reply_s / floor for r in bursts["ours"]], "×"
     )

@@ -204,6 +204,12 @@ def _e2e_rows(table: Table, m: dict[str, Any], results: dict[str, Any]) -> None:
         "  callback answers > 2 s, minimal bot", f"{results['e2e_burst_late_answers_minimal']:.0f}"
     )
     table.note("  slowest callback answer", pair("e2e_burst_answer_max_s_{}", "s"))
+    table.note(
+        "  > 2 s from receiving the press",
+        pair("e2e_burst_late_after_receipt_{}", "answers"),
+        "the rest is getUpdates delivery",
+    )
+    table.note("  slowest, from receiving the press", pair("e2e_burst_receipt_max_s_{}", "s"))
     table.note("  burst: CPU per update", pair("e2e_burst_cpu_ms_{}", "ms"))
 
 
