@@ -23,9 +23,9 @@ class GuideBot(ExtBot[Any]):
     __slots__ = ("_poll_request",)
 
     def __init__(
-        self, token: str, *args: Any, get_updates_request: BaseRequest | None = None, **kwargs: Any
+        self, token: str, get_updates_request: BaseRequest | None = None, **kwargs: Any
     ) -> None:
-        super().__init__(token, *args, get_updates_request=get_updates_request, **kwargs)
+        super().__init__(token, get_updates_request=get_updates_request, **kwargs)
         self._poll_request = get_updates_request
 
     async def send_reply(
