@@ -73,24 +73,26 @@ _TEEN_AGE = re.compile(r"(?<!\d)1[3-7](?!\d)")
 _ADULT_AGE = re.compile(r"(?<!\d)(?:1[89]|[2-6]\d)(?!\d)")
 
 
-def fold(text: str) -> str:
-    """Casefold, drop accents and Arabic marks, fold letter variants and repeated letters."""
+def _letters(text: str) -> str:
+    """Casefold, drop accents and Arabic marks, and fold letter variants (doubled letters kept)."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    # "hjaaaelp" and "helppp" are "hjaelp" and "help"; Somali doubled vowels fold the same way
-    # in the content, so nothing is lost by it.
-    return _REPEAT.sub(r"\1", stripped.translate(_FOLD))
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).translate(_FOLD)
 
 
 def _repeats_once(text: str) -> str:
     return _REPEAT.sub(r"\1", text)
 
 
+def fold(text: str) -> str:
+    """Casefold, drop accents and Arabic marks, fold letter variants and repeated letters."""
+    # "hjaaaelp" and "helppp" are "hjaelp" and "help"; Somali doubled vowels fold the same way
+    # in the content, so nothing is lost by it.
+    return _repeats_once(_letters(text))
+
+
 def _unfolded_words(text: str) -> list[str]:
     """The words of a phrase folded like `words`, but with doubled letters kept."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return _WORD.findall(stripped.translate(_FOLD))
+    return _WORD.findall(_letters(text))
 
 
 def words(text: str) -> list[str]:
@@ -171,7 +173,7 @@ _VOWELS = str.maketrans("", "", "aeiou")
 
 def _skeleton(word: str) -> str:
     """A Latin word's consonants, doubled ones once: "sekkeen" and "sekin" are both "skn"."""
-    return _REPEAT.sub(r"\1", word.translate(_VOWELS))
+    return _repeats_once(word.translate(_VOWELS))
 
 
 def looks_like_arabizi(tokens: Sequence[str], language: str) -> bool:
