@@ -41,6 +41,11 @@ class Settings(BaseModel):
     # The web chat: where it listens ("127.0.0.1:8080"; beside `run`, or alone with `web`), the
     # address residents open (for posters; https:// makes its cookie Secure), and the bot's
     # Telegram @username (for posters' t.me links).
+    # "Ask a person to call me": requests one resident may send a day, requests from everyone in
+    # an hour, and minutes a half-filled request is kept in memory before it is forgotten.
+    bot_callback_daily_limit: int = Field(default=2, ge=1, le=20)
+    bot_callback_hourly_limit: int = Field(default=20, ge=1, le=1000)
+    bot_callback_expiry_minutes: int = Field(default=15, ge=1, le=120)
     bot_web_listen: str | None = None
     bot_web_url: str | None = None
     bot_telegram_username: str | None = None

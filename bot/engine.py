@@ -89,6 +89,13 @@ class Reply:
     # Typed text about danger: the kinds found (crisis.yaml), or ("uncertain",) for a worry
     # answered with the numbers beside the suggestions.
     danger: tuple[str, ...] = ()
+    # A call-back request: ask for a phone number (Telegram's contact button, a web form field).
+    phone: bool = False
+    # Shown before the reply (on Telegram a message of its own, which also takes the phone
+    # keyboard away).
+    notice: str = ""
+    # Holds what the resident gave (a phone number): a face must not cache or log it.
+    personal: bool = False
 
 
 class Engine:

@@ -61,6 +61,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # into ids within an hour; the scrypt hash cannot match them, so residents choose again.
         "DELETE FROM preferences",
     ),
+    (
+        # A call-back request's message in the staff chat, until the phone number in it has been
+        # removed: its message id and the day it is removed at the latest. Nothing else.
+        """CREATE TABLE callback_scrubs (
+            message_id INTEGER PRIMARY KEY,
+            due TEXT NOT NULL
+        )""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -125,6 +133,8 @@ class Storage:
         self._referrals: Counter[tuple[str, str, str]] = Counter()
         self._usage: Counter[tuple[str, str, str]] = Counter()
         self._choices: dict[bytes, tuple[str, str] | None] = {}
+        # Call-back messages to scrub: message id -> due day, None once scrubbed.
+        self._scrubs: dict[int, str | None] = {}
         # One writer at a time; whoever holds it commits everyone's pending writes (group commit).
         self._writing = asyncio.Lock()
         self._fault: str | None = None  # why the database fails, while it does
@@ -211,12 +221,23 @@ class Storage:
         self._choices[resident] = None
         await self._write()
 
+    async def add_scrub(self, message_id: int, due: dt.date) -> None:
+        """Remember to remove the phone number from a staff chat message by a day."""
+        self._scrubs[message_id] = due.isoformat()
+        await self._write()
+
+    async def drop_scrub(self, message_id: int) -> None:
+        """Forget a staff chat message whose phone number is gone."""
+        self._scrubs[message_id] = None
+        await self._write()
+
     async def flush(self) -> bool:
         """Write everything pending now; False if the database still fails."""
         return await self._flush()
 
     def _pending(self) -> int:
-        return sum(self._referrals.values()) + sum(self._usage.values()) + len(self._choices)
+        counts = sum(self._referrals.values()) + sum(self._usage.values())
+        return counts + len(self._choices) + len(self._scrubs)
 
     async def _write(self) -> None:
         # While the database fails, only the retry loop tries, so residents do not wait for it.
@@ -234,6 +255,8 @@ class Storage:
                     written += await self._commit_counts(self._usage, _ADD_USAGE)
                 if self._choices:
                     written += await self._commit_choices()
+                if self._scrubs:
+                    written += await self._commit_scrubs()
             except sqlite3.Error as error:
                 self._failed(error)
                 return False
@@ -266,6 +289,29 @@ class Storage:
             await self._rollback()
             for resident, choice in batch.items():
                 self._choices.setdefault(resident, choice)  # a newer choice wins
+            raise
+        return len(batch)
+
+    async def _commit_scrubs(self) -> int:
+        batch = dict(self._scrubs)
+        self._scrubs.clear()
+        added = [(m, due) for m, due in batch.items() if due is not None]
+        dropped = [(m,) for m, due in batch.items() if due is None]
+        try:
+            await self._db.execute("BEGIN IMMEDIATE")
+            if added:
+                await self._db.executemany(
+                    "INSERT OR REPLACE INTO callback_scrubs (message_id, due) VALUES (?, ?)", added
+                )
+            if dropped:
+                await self._db.executemany(
+                    "DELETE FROM callback_scrubs WHERE message_id = ?", dropped
+                )
+            await self._db.execute("COMMIT")
+        except BaseException:
+            await self._rollback()
+            for message_id, due in batch.items():
+                self._scrubs.setdefault(message_id, due)  # a newer change wins
             raise
         return len(batch)
 
@@ -378,6 +424,15 @@ class Storage:
                 self._failed(error)
                 return 0
             return cursor.rowcount
+
+    async def due_scrubs(self, today: dt.date) -> list[int]:
+        """Staff chat messages whose phone number is due to be removed by today."""
+        pending = {m for m, due in self._scrubs.items() if due is not None and due <= str(today)}
+        gone = {m for m, due in self._scrubs.items() if due is None}
+        rows = await self._read(
+            "SELECT message_id FROM callback_scrubs WHERE due <= ?", (today.isoformat(),)
+        )
+        return sorted((pending | {int(row[0]) for row in rows}) - gone)
 
     async def last_report_week(self) -> str | None:
         """The latest ISO week ("2026-W48") whose weekly report was sent, if any."""

@@ -190,6 +190,25 @@ async def test_purge_deletes_choices_last_seen_before_a_month(storage: Storage) 
     assert await storage.language(b"new") == ("tr", "2026-11")
 
 
+async def test_callback_scrubs_keep_a_message_id_and_a_day_until_dropped(
+    storage: Storage, db_path: Path
+) -> None:
+    """A call-back message to scrub is due from its day on, and gone from the file once
+    dropped; the table has the message id and the day and nothing else."""
+    await storage.add_scrub(41, DAY)
+    await storage.add_scrub(42, DAY + dt.timedelta(days=1))
+    assert await storage.due_scrubs(DAY - dt.timedelta(days=1)) == []
+    assert await storage.due_scrubs(DAY) == [41]
+    assert await storage.due_scrubs(DAY + dt.timedelta(days=3)) == [41, 42]
+    await storage.drop_scrub(41)
+    assert await storage.due_scrubs(DAY + dt.timedelta(days=3)) == [42]
+    with raw(db_path) as db:
+        columns = [row[1] for row in db.execute("PRAGMA table_info(callback_scrubs)")]
+        rows = db.execute("SELECT * FROM callback_scrubs").fetchall()
+    assert columns == ["message_id", "due"]
+    assert rows == [(42, "2026-11-27")]
+
+
 async def test_backup_has_the_same_counts(storage: Storage, tmp_path: Path) -> None:
     """A backup taken while the bot runs opens as a database with the same counts."""
     await storage.count_referral(DAY, "arbejde", "fritidsjob-hjaelp")
