@@ -637,7 +637,14 @@ def check_database(path: Path, engine: Engine) -> list[str]:
     db = sqlite3.connect(path)
     try:
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        assert tables == {"schema_version", "referrals", "usage", "preferences", "reports_sent"}
+        assert tables == {
+            "schema_version",
+            "referrals",
+            "usage",
+            "preferences",
+            "reports_sent",
+            "callback_scrubs",
+        }
         day = re.compile(r"\d{4}-\d{2}-\d{2}")
         values: list[str] = []
         for d, goal, service, n in db.execute("SELECT * FROM referrals"):
@@ -663,6 +670,9 @@ def check_database(path: Path, engine: Engine) -> list[str]:
             assert re.fullmatch(r"\d{4}-\d{2}", month)
             values.append(language + month)
         assert db.execute("SELECT count(*) FROM reports_sent").fetchone() == (0,)
+        for message_id, due in db.execute("SELECT * FROM callback_scrubs"):
+            assert isinstance(message_id, int)
+            assert day.fullmatch(due)
         values += [row[0] for row in db.execute("SELECT sql FROM sqlite_master") if row[0]]
         return values
     finally:
