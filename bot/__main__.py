@@ -244,6 +244,7 @@ def _run(settings: Settings, engine: Engine, webhook: argparse.Namespace | None 
     from bot.logs import setup_logging
     from bot.services import Services
     from bot.telegram import build_application
+    from bot.telegram.webhook import WebhookError
 
     setup_logging(settings.bot_log_level, settings.token)
     # One event loop for the services and python-telegram-bot, which runs in it (run_polling
@@ -274,6 +275,8 @@ def _run(settings: Settings, engine: Engine, webhook: argparse.Namespace | None 
             return _fail(sentence, error, settings)
         sentence = f"--url {webhook.url}: the Bot API refused the webhook ({error.message})."
         return _fail(sentence, error, settings)
+    except WebhookError as error:
+        return _fail(str(error), error, settings)
     except NetworkError as error:
         print(
             f"TELEGRAM_API_URL: cannot reach {settings.telegram_api_url} ({error.message}). "
@@ -352,21 +355,21 @@ def _serve(
     if webhook is None:
         log.info("starting: long polling")
         application.run_polling(allowed_updates=Update.ALL_TYPES, close_loop=False)
-    else:
-        # Telegram sends the secret in a header with every update; requests without it are
-        # refused with 403, so only Telegram can feed the bot.
-        secret = secret or secrets.token_urlsafe(32)
-        path = webhook.url.split("://", 1)[1].partition("/")[2]
-        log.info("starting: webhook on %s:%d", webhook.listen, webhook.port)
-        application.run_webhook(
+        return
+    from bot.telegram.webhook import serve
+
+    # Telegram sends the secret in a header with every update; requests without it are
+    # refused with 403 before their body is read, so only Telegram can feed the bot.
+    log.info("starting: webhook on %s:%d", webhook.listen, webhook.port)
+    asyncio.get_event_loop().run_until_complete(
+        serve(
+            application,
             listen=webhook.listen,
             port=webhook.port,
-            url_path=path,
-            webhook_url=webhook.url,
-            secret_token=secret,
-            allowed_updates=Update.ALL_TYPES,
-            close_loop=False,
+            url=webhook.url,
+            secret=secret or secrets.token_urlsafe(32),
         )
+    )
 
 
 def _poster(settings: Settings, args: argparse.Namespace) -> int:

@@ -161,6 +161,25 @@ async def test_a_refused_webhook_is_named_as_refused(tmp_path: Path) -> None:
     assert "Traceback" not in output
 
 
+async def test_a_webhook_port_in_use_is_named(tmp_path: Path) -> None:
+    """Another program listens on the webhook's port: one sentence names --listen and --port,
+    and the webhook is not registered for a server that is not there."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        args = ("run", "--webhook", "--port", str(port), "--url", "https://bot.example.dk/hook")
+        async with FakeBotAPI(token=TOKEN) as server:
+            env = bot_env(server.url, _database(tmp_path), BOT_LOG_LEVEL="WARNING")
+            code, output = await asyncio.wait_for(run_cli(*args, env=env, cwd=tmp_path), SECONDS)
+            assert server.calls_to("setWebhook") == []
+    assert code == 1
+    assert output.strip().splitlines() == [
+        f"--listen 127.0.0.1 --port {port}: cannot listen there (Address already in use); "
+        "is another program using that port?"
+    ]
+
+
 @pytest.mark.parametrize("command", [["stats"], ["backup", "copy.sqlite3"]])
 async def test_stats_and_backup_never_migrate(tmp_path: Path, command: list[str]) -> None:
     """`stats` and `backup` open the database read-only: an old one is refused with a sentence
