@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from aiohttp.web import AppRunner
     from telegram.ext import Application
 
+    from bot.callback import CallBacks
     from bot.services import Services
 
 log = logging.getLogger("bot")
@@ -257,7 +258,8 @@ def _run(settings: Settings, engine: Engine, webhook: argparse.Namespace | None 
         application = build_application(settings, engine, services)
         if settings.bot_web_listen is not None:
             try:
-                web = loop.run_until_complete(_start_web(settings, engine, services))
+                callbacks = application.parts.guide.callbacks
+                web = loop.run_until_complete(_start_web(settings, engine, services, callbacks))
             except OSError as error:
                 print(_cannot_listen(settings, error), file=sys.stderr)
                 return 1
@@ -294,12 +296,16 @@ def _run(settings: Settings, engine: Engine, webhook: argparse.Namespace | None 
     return 0
 
 
-async def _start_web(settings: Settings, engine: Engine, services: Services) -> AppRunner:
-    """The web chat on BOT_WEB_LISTEN, in this event loop, on the shared services."""
+async def _start_web(
+    settings: Settings, engine: Engine, services: Services, callbacks: CallBacks | None = None
+) -> AppRunner:
+    """The web chat on BOT_WEB_LISTEN, in this event loop, on the shared services; beside `run`
+    it offers call-back requests to the Telegram face's staff chat."""
     from bot.guide import Guide
     from bot.web import WebChat, start
 
-    chat = WebChat(settings, Guide(engine, services.residents, settings.bot_default_language))
+    guide = Guide(engine, services.residents, settings.bot_default_language, callbacks=callbacks)
+    chat = WebChat(settings, guide)
     return await start(chat, *settings.web_address)
 
 

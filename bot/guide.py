@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from bot.engine import Engine, Reply
+from bot.callback import card_place
+from bot.engine import CARD_PREFIX, Engine, Reply
 from bot.i18n import N_, best_language
 from bot.residents import Residents
+
+if TYPE_CHECKING:
+    from bot.callback import CallBacks
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +79,11 @@ class Guide:
         residents: Residents,
         default_language: str,
         memory: LanguageMemory | None = None,
+        callbacks: CallBacks | None = None,
     ) -> None:
         self.engine = engine
+        # "Ask a person to call me", offered only where a staff chat can receive the request.
+        self.callbacks = callbacks
         self.residents = residents
         self.default_language = default_language
         # Telegram's residents' choices live in the database; a web session keeps its own.
@@ -92,7 +99,7 @@ class Guide:
 
     def with_memory(self, memory: LanguageMemory) -> Guide:
         """The same rules, with language choices kept elsewhere (a web session)."""
-        return Guide(self.engine, self.residents, self.default_language, memory)
+        return Guide(self.engine, self.residents, self.default_language, memory, self.callbacks)
 
     async def language(self, resident: Resident) -> Language:
         """The choice, else the hint when it is a shipped language, else the configured default."""
@@ -126,20 +133,56 @@ class Guide:
     async def press(self, resident: Resident, data: str | None) -> Reply:
         """A button press; forged or stale data leads to "this menu was updated"."""
         language = await self._use(resident)
-        return await self._effects(resident, self.engine.press(data, language.answer))
+        target, origin = self.engine.parse(data)
+        if self.callbacks is not None and self.callbacks.handles(target):
+            reply = await self.callbacks.press(resident.id, target, language.answer)
+            return await self._effects(resident, reply)
+        reply = self.engine.press(data, language.answer)
+        place = card_place(target, origin, self.engine)
+        return await self._effects(resident, self._offer(resident, reply, language, place))
 
     async def type(self, resident: Resident, text: str) -> Reply:
-        """Typed text, understood by the engine; the text is not kept."""
+        """Typed text, understood by the engine; the text is not kept. At the phone step of a
+        call-back request it is the phone number, and the engine never sees it."""
         language = await self._use(resident)
-        return await self._effects(resident, self.engine.typed(text, language.answer))
+        if self.callbacks is not None and self.callbacks.waiting_for_phone(resident.id):
+            return await self._effects(
+                resident, await self.callbacks.phone(resident.id, text, language.answer)
+            )
+        reply = self.engine.typed(text, language.answer)
+        return await self._effects(resident, self._offer(resident, reply, language, None))
+
+    async def phone(self, resident: Resident, number: str) -> Reply:
+        """A phone number shared from a contact or a web form's field, for a call-back request."""
+        language = await self._use(resident)
+        if self.callbacks is None:
+            return self.engine.pointer(language.answer)
+        return await self._effects(
+            resident, await self.callbacks.phone(resident.id, number, language.answer)
+        )
+
+    def _offer(
+        self, resident: Resident, reply: Reply, language: Language, place: str | None
+    ) -> Reply:
+        """Leaving a call-back request forgets it; the menu and every card offer a new one."""
+        callbacks = self.callbacks
+        if callbacks is None:
+            return reply
+        reply = callbacks.leave(resident.id, reply, language.answer)
+        screen = reply.screen
+        start = self.engine.content.start
+        if screen in (start, "updated", "pointer") or screen.startswith(CARD_PREFIX):
+            return callbacks.offer(reply, language.answer, place)
+        return reply
 
     async def command(self, resident: Resident, name: str, argument: str = "") -> Reply:
         """A command from COMMANDS by name (without "/"); unknown ones get the kind pointer."""
         language = await self._use(resident)
         handler = self._commands.get(name)
         if handler is None:
-            return self.engine.pointer(language.answer)
-        return await self._effects(resident, await handler(resident, language, argument))
+            return self._offer(resident, self.engine.pointer(language.answer), language, None)
+        reply = await handler(resident, language, argument)
+        return await self._effects(resident, self._offer(resident, reply, language, None))
 
     async def forget(self, resident: Resident) -> Reply:
         """Delete the resident's language choice."""
@@ -148,7 +191,7 @@ class Guide:
     async def other(self, resident: Resident) -> Reply:
         """Something the bot cannot read (a sticker, a photo, an unknown command)."""
         language = await self._use(resident)
-        return self.engine.pointer(language.answer)
+        return self._offer(resident, self.engine.pointer(language.answer), language, None)
 
     async def slow_down(self, resident: Resident) -> Reply:
         """The one warning to a flooding resident; nothing is counted."""
@@ -174,8 +217,15 @@ class Guide:
         return self.engine.help(language.answer)
 
     async def _privacy(self, _resident: Resident, language: Language, _argument: str) -> Reply:
-        return self.engine.privacy(language.answer)
+        reply = self.engine.privacy(language.answer)
+        if self.callbacks is None:
+            return reply
+        tr = self.engine.catalogs[language.answer]
+        text = reply.text + "\n\n" + tr.bidi(self.callbacks.privacy(tr))
+        return Reply(text, reply.buttons, screen=reply.screen)
 
     async def _forget(self, resident: Resident, language: Language, _argument: str) -> Reply:
         await self.memory.forget(resident.id)
+        if self.callbacks is not None:
+            self.callbacks.forget(resident.id)
         return self.engine.forgotten(language.answer)

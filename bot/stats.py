@@ -242,6 +242,9 @@ class WeekReport:
     languages: Suppressed
     sources: Suppressed
     unmatched: Cell
+    # Call-back requests by goal and, separately, by interpreter language ("none", "other").
+    callback_goals: Suppressed = Suppressed({}, 0)
+    callback_interpreters: Suppressed = Suppressed({}, 0)
 
     @property
     def referrals(self) -> int:
@@ -321,6 +324,8 @@ async def weekly_report(
         languages = usage[now, "language"]
         sources = usage[now, "source"]
         unmatched = sum(usage[now, "unmatched"].values())
+        callback_goals = usage[now, "callback_goal"]
+        interpreters = usage[now, "callback_interpreter"]
         reports.append(
             WeekReport(
                 week=week,
@@ -333,6 +338,16 @@ async def weekly_report(
                 ),
                 sources=suppress({k: sources[k] for k in sorted(sources)}, threshold),
                 unmatched=suppress({"text": unmatched}, threshold).cells.get("text", 0),
+                callback_goals=suppress(
+                    {k: callback_goals[k] for k in _ordered(callback_goals, all_goals)}, threshold
+                ),
+                callback_interpreters=suppress(
+                    {
+                        k: interpreters[k]
+                        for k in _ordered(interpreters, ["none", *LANGUAGES, "other"])
+                    },
+                    threshold,
+                ),
             )
         )
     return Report(zone, threshold, goal_names, lbf_areas, service_names, tuple(reports), stale)
@@ -512,6 +527,10 @@ def to_json(report: Report) -> str:
                 "languages": w.languages.cells,
                 "sources": w.sources.cells,
                 "unmatched": w.unmatched,
+                "callbacks": {
+                    "goals": w.callback_goals.cells,
+                    "interpreters": w.callback_interpreters.cells,
+                },
             }
             for w in report.weeks
         ],
@@ -536,6 +555,10 @@ def to_csv(report: Report) -> str:
         for key, cell in w.sources.cells.items():
             writer.writerow((week, "source", key, cell, ""))
         writer.writerow((week, "unmatched", "text", w.unmatched, ""))
+        for key, cell in w.callback_goals.cells.items():
+            writer.writerow((week, "callback_goal", key, cell, ""))
+        for key, cell in w.callback_interpreters.cells.items():
+            writer.writerow((week, "callback_interpreter", key, cell, ""))
     return out.getvalue()
 
 
@@ -645,6 +668,26 @@ def week_table(report: Report, week: WeekReport, tr: Translator) -> str:
     # Translators: how many typed messages the bot could not match to a topic (a number or "<5").
     unmatched = _("Typed messages not understood: %(count)s")
     lines.append(unmatched % {"count": _number(week.unmatched, locale)})
+    if week.callback_goals.cells:
+        goal_rows = [
+            [
+                _(report.goal_names[key]) if key in report.goal_names else _("Other topic"),
+                _number(cell, locale),
+            ]
+            for key, cell in week.callback_goals.cells.items()
+        ]
+        lines.append("")
+        # Translators: column heading: requests "Ask a person to call me", per goal.
+        lines += _rows([_("Call-back requests"), count_header], goal_rows)
+    if week.callback_interpreters.cells:
+        names = {"none": _("No interpreter"), "other": _("Another language")}
+        interpreter_rows = [
+            [names.get(key) or _language_name(key, locale), _number(cell, locale)]
+            for key, cell in week.callback_interpreters.cells.items()
+        ]
+        lines.append("")
+        # Translators: column heading: the languages call-back requests asked an interpreter for.
+        lines += _rows([_("Interpreter"), count_header], interpreter_rows)
     return "\n".join(lines)
 
 

@@ -533,11 +533,15 @@ class FakeBotAPI:
         chat = self._chats.get(chat_id) or _group_chat(chat_id, title)
         return self.push_update({"message": self._user_message(resident, chat, text)})
 
-    def push_callback(self, resident: Resident, message_id: int, data: str) -> Json:
-        """The resident presses an inline button with `data` under bot message `message_id`."""
-        message = self._messages.get((resident.id, message_id))
+    def push_callback(
+        self, resident: Resident, message_id: int, data: str, chat_id: int | None = None
+    ) -> Json:
+        """The resident presses an inline button with `data` under bot message `message_id` (in
+        their private chat, or in the group `chat_id`)."""
+        chat_id = resident.id if chat_id is None else chat_id
+        message = self._messages.get((chat_id, message_id))
         if message is None:
-            raise LookupError(f"no message {message_id} in chat {resident.id} to press a button on")
+            raise LookupError(f"no message {message_id} in chat {chat_id} to press a button on")
         query = {
             "id": str(next(self._query_ids)),
             "from": resident.user(),
@@ -546,6 +550,22 @@ class FakeBotAPI:
             "data": data,
         }
         return self.push_update({"callback_query": query})
+
+    def push_contact(
+        self, resident: Resident, phone_number: str, first_name: str | None = None
+    ) -> Json:
+        """The resident shares a contact (their own, from a request_contact button, by default)."""
+        contact = {
+            "phone_number": phone_number,
+            "first_name": first_name or resident.first_name,
+            "user_id": resident.id,
+        }
+        message = self._user_message(resident, resident.chat(), None, contact=contact)
+        return self.push_update({"message": message})
+
+    def forbid(self, chat_id: int, reason: str = "Forbidden: bot was kicked from the group chat"):
+        """Sends to a group chat get 403 from now on (the bot was removed from it)."""
+        self._forbidden[chat_id] = reason
 
     def push_sticker(self, resident: Resident, emoji: str = "👍") -> Json:
         """A private sticker message from the resident."""

@@ -198,6 +198,7 @@ EXPECTED_JSON = {
             "languages": {"da": 7, "ar": "<5", "so": "x"},
             "sources": {"library": 5},
             "unmatched": "<5",
+            "callbacks": {"goals": {}, "interpreters": {}},
         },
         {
             "week": "2027-W01",
@@ -207,6 +208,7 @@ EXPECTED_JSON = {
             "languages": {"da": "<5"},
             "sources": {},
             "unmatched": 0,
+            "callbacks": {"goals": {}, "interpreters": {}},
         },
         {
             "week": "2027-W02",
@@ -216,6 +218,7 @@ EXPECTED_JSON = {
             "languages": {},
             "sources": {},
             "unmatched": 0,
+            "callbacks": {"goals": {}, "interpreters": {}},
         },
     ],
 }

@@ -22,12 +22,13 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
+from bot.callback import CallBacks
 from bot.config import Settings
 from bot.engine import Engine
 from bot.flood import Throttle
 from bot.guide import COMMANDS, LISTED, Guide
 from bot.services import Services
-from bot.telegram import handlers, staff
+from bot.telegram import callback, handlers, staff
 from bot.telegram.commands import set_commands
 from bot.telegram.context import GuideApplication, GuideContext, Parts, guide_application
 from bot.telegram.guidebot import GuideBot
@@ -111,9 +112,13 @@ def build_application(
         get_updates_request=updates_request,
         rate_limiter=rate_limiter() if rate_limit else None,
     )
+    desk = callback.TelegramDesk(bot, lambda: settings.bot_staff_chat_id or 0)
+    callbacks = None
+    if settings.bot_staff_chat_id is not None:
+        callbacks = CallBacks.from_settings(settings, engine, services.residents, desk)
     parts = Parts(
         settings=settings,
-        guide=Guide(engine, services.residents, settings.bot_default_language),
+        guide=Guide(engine, services.residents, settings.bot_default_language, callbacks=callbacks),
         services=services,
         throttle=throttle if throttle is not None else Throttle(),
     )
@@ -128,6 +133,7 @@ def build_application(
         .build()
     )
     application = guide_application(built)  # the builder is typed for any Application
+    desk.chat_id = lambda: callback.staff_chat(application) or 0
     add_handlers(application)
     for name in _RAW_UPDATE_LOGGERS:
         logger = logging.getLogger(name)
@@ -141,6 +147,7 @@ def add_handlers(application: GuideApplication) -> None:
     private = filters.ChatType.PRIVATE
     application.add_handler(TypeHandler(Update, handlers.throttle), group=-2)
     staff.register(application)  # /stats: before the group and unknown-command handlers
+    callback.register(application)  # Done and shared contacts: before buttons and media
     application.add_handler(
         ChatMemberHandler(handlers.on_membership, ChatMemberHandler.MY_CHAT_MEMBER)
     )
@@ -173,6 +180,7 @@ async def _post_init(built: Application[Any, Any, Any, Any, Any, Any]) -> None:
     catalogs = application.parts.guide.engine.catalogs
     await set_commands(application.bot, catalogs, settings.bot_default_language, LISTED)
     await staff.start(application)  # staff commands, Monday report job, catch-up
+    await callback.start(application)  # numbers 7 days old leave the staff chat
     log.info("ready: content version %s", application.parts.guide.engine.content.version)
 
 
@@ -185,6 +193,7 @@ async def _purge(application: GuideApplication) -> None:
 async def _post_shutdown(built: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Stop the nightly purge; the services belong to whoever opened them."""
     application = guide_application(built)
+    await callback.stop(application)
     if application.job_queue is not None:
         for job in application.job_queue.get_jobs_by_name("purge-language-choices"):
             job.schedule_removal()

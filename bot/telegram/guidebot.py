@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from telegram import InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, ReplyKeyboardMarkup, ReplyKeyboardRemove, Update
 from telegram.error import TelegramError
 from telegram.ext import ExtBot
 from telegram.request import BaseRequest
@@ -29,7 +29,13 @@ class GuideBot(ExtBot[Any]):
         self._poll_request = get_updates_request
 
     async def send_reply(
-        self, chat_id: int, text: str, reply_markup: InlineKeyboardMarkup | None = None
+        self,
+        chat_id: int,
+        text: str,
+        reply_markup: InlineKeyboardMarkup
+        | ReplyKeyboardMarkup
+        | ReplyKeyboardRemove
+        | None = None,
     ) -> None:
         """sendMessage."""
         await self.send_message(chat_id, text, reply_markup=reply_markup)

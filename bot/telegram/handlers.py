@@ -11,8 +11,11 @@ from telegram import (
     ChatMember,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    KeyboardButton,
     MaybeInaccessibleMessage,
     Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
     Update,
     User,
 )
@@ -20,7 +23,8 @@ from telegram.constants import ChatType
 from telegram.error import BadRequest, Conflict, Forbidden, TelegramError
 from telegram.ext import ApplicationHandlerStop
 
-from bot.engine import Button, Reply
+from bot.callback import SHARE
+from bot.engine import Button, Engine, Reply
 from bot.guide import Resident
 from bot.telegram.context import GuideContext
 
@@ -43,6 +47,16 @@ def _markup(rows: tuple[tuple[Button, ...], ...]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in rows]
     )
+
+
+def phone_keyboard(reply: Reply) -> ReplyKeyboardMarkup:
+    """A phone step's buttons as a keyboard: share my number (Telegram asks first), cancel."""
+    rows = []
+    for row in reply.buttons:
+        for button in row:
+            share = Engine.parse(button.data)[0] == SHARE
+            rows.append([KeyboardButton(button.label, request_contact=share or None)])
+    return ReplyKeyboardMarkup(rows, resize_keyboard=True, one_time_keyboard=True)
 
 
 def _is(error: TelegramError, phrases: tuple[str, ...]) -> bool:
@@ -71,9 +85,16 @@ async def throttle(update: Update, context: GuideContext) -> None:
 
 
 async def _send(context: GuideContext, chat_id: int, reply: Reply) -> None:
-    """The reply as a new message, then its venue pin if it has one."""
-    await context.bot.send_reply(chat_id, reply.text, keyboard(reply))
+    """The reply as a new message, then its venue pin if it has one; a notice first, which also
+    takes a phone keyboard away, and a phone step with Telegram's share-my-number keyboard."""
+    if reply.notice:
+        await context.bot.send_reply(chat_id, reply.notice, ReplyKeyboardRemove())
+    markup = phone_keyboard(reply) if reply.phone else keyboard(reply)
+    await context.bot.send_reply(chat_id, reply.text, markup)
     await _send_venue(context, chat_id, reply)
+
+
+reply_to = _send
 
 
 async def _send_venue(context: GuideContext, chat_id: int, reply: Reply) -> None:
@@ -91,8 +112,9 @@ async def _send_venue(context: GuideContext, chat_id: int, reply: Reply) -> None
 
 async def _edit(context: GuideContext, message: MaybeInaccessibleMessage, reply: Reply) -> None:
     """Replace the pressed menu message with the reply, or send it anew if it cannot be edited."""
-    if not isinstance(message, Message):
-        # An inaccessible (very old) message: answer with a new one.
+    if not isinstance(message, Message) or reply.phone or reply.notice:
+        # An inaccessible (very old) message, or one that needs a keyboard of another kind
+        # than the pressed message's: answer with a new one.
         await _send(context, message.chat.id, reply)
         return
     try:

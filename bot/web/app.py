@@ -18,8 +18,9 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.http_exceptions import HttpProcessingError
 
+from bot.callback import SHARE
 from bot.config import Settings
-from bot.engine import LANGUAGE_PREFIX, Engine, Reply
+from bot.engine import LANGUAGE_PREFIX, Button, Engine, Reply
 from bot.flood import Throttle
 from bot.guide import COMMAND_NAMES, LISTED, Guide, Resident
 from bot.i18n import LANGUAGES, best_language, is_rtl
@@ -147,6 +148,9 @@ class WebChat:
 
     async def _answer(self, resident: Resident, form: Any) -> Reply:
         button, text, command = form.get("b"), form.get("q"), form.get("c")
+        phone = form.get("p")
+        if isinstance(phone, str):
+            return await self.guide.phone(resident, phone[:40])
         if isinstance(button, str):
             return await self.guide.press(resident, button[:80])
         if isinstance(text, str) and text.strip():
@@ -197,16 +201,26 @@ class WebChat:
         code = (await self.guide.language(resident)).answer
         tr = self.guide.engine.catalogs[code]
         _ = tr.gettext
+        # A reply with a phone number in it is rendered afresh, never from the cache.
+        shown = paragraphs.__wrapped__(reply) if reply.personal else paragraphs(reply)
+        if reply.notice:
+            shown = paragraphs(Reply(reply.notice)) + shown
         html = self._page.render(
             lang=code,
             dir="rtl" if is_rtl(code) else "ltr",
             # Translators: the web chat's page title and heading: the bot's name.
             title=_("Vollsmose Guide"),
-            paragraphs=paragraphs(reply),
+            paragraphs=shown,
             rows=[
-                [(plain(b.label), b.data, _named_language(b.data)) for b in row]
+                [(plain(b.label), b.data, _named_language(b.data)) for b in row if _shown(b)]
                 for row in reply.buttons
+                if any(_shown(b) for b in row)
             ],
+            phone=reply.phone,
+            # Translators: label of the web chat's field for a phone number to be called on.
+            phone_label=_("Your phone number"),
+            # Translators: the button under the phone number field of the web chat.
+            phone_send=_("Continue"),
             actions=bool(token),
             token=token,
             # Translators: label of the web chat's text field for a typed question.
@@ -222,6 +236,11 @@ class WebChat:
         response.set_cookie(
             COOKIE, token, httponly=True, samesite="Strict", secure=self.secure, path="/"
         )
+
+
+def _shown(button: Button) -> bool:
+    """Telegram's share-my-number button has no meaning on a page: the field stands for it."""
+    return Engine.parse(button.data)[0] != SHARE
 
 
 def _named_language(data: str) -> str | None:
