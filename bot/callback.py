@@ -195,6 +195,13 @@ class CallBacks:
         notice = self.engine.catalogs[language].gettext("The call-back request was not sent.")
         return replace(reply, notice=self.engine.catalogs[language].bidi(notice))
 
+    def still(self, resident: str, reply: Reply, language: str) -> Reply:
+        """A reply kept on show (a web page reloaded): one with a number only while its request
+        is pending, else "this request was not finished in time"."""
+        if reply.personal and self._draft(resident) is None:
+            return self._expired(language)
+        return reply
+
     def forget(self, resident: str) -> None:
         """/forget: drop a pending request with its phone number."""
         self._drafts.pop(resident, None)

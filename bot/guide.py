@@ -161,6 +161,13 @@ class Guide:
             resident, await self.callbacks.phone(resident.id, number, language.answer)
         )
 
+    async def still(self, resident: Resident, reply: Reply) -> Reply:
+        """A reply a face keeps on show, unless it holds a phone number whose request expired."""
+        if self.callbacks is None or not reply.personal:
+            return reply
+        language = await self.language(resident)
+        return self.callbacks.still(resident.id, reply, language.answer)
+
     def _offer(
         self, resident: Resident, reply: Reply, language: Language, place: str | None
     ) -> Reply:

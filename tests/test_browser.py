@@ -52,12 +52,12 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _launch(api_url: str, work: Path, port: int) -> BotProcess:
+def _launch(api_url: str, work: Path, port: int, **extra: str) -> BotProcess:
     """`vollsmose-bot run` with BOT_WEB_LISTEN=127.0.0.1:port, logging to work/bot.log."""
     work.mkdir()
     database = work / "data" / "bot.sqlite3"
     log = work / "bot.log"
-    env = bot_env(api_url, database, BOT_WEB_LISTEN=f"127.0.0.1:{port}")
+    env = bot_env(api_url, database, BOT_WEB_LISTEN=f"127.0.0.1:{port}", **extra)
     with log.open("ab") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "bot", "run"],
@@ -70,11 +70,22 @@ def _launch(api_url: str, work: Path, port: int) -> BotProcess:
     return BotProcess(process, database, log, work)
 
 
+STAFF_CHAT = -100777
+
+
 @pytest.fixture
-async def served(botapi: RecordingBotAPI, tmp_path: Path) -> AsyncIterator[tuple[BotProcess, str]]:
+def staff_chat() -> dict[str, str]:
+    """Extra settings of the served bot: none here; a test asks for a staff chat by overriding."""
+    return {}
+
+
+@pytest.fixture
+async def served(
+    botapi: RecordingBotAPI, tmp_path: Path, staff_chat: dict[str, str]
+) -> AsyncIterator[tuple[BotProcess, str]]:
     """`vollsmose-bot run` serving Telegram and the web chat: ready once it polls and listens."""
     port = _free_port()
-    bot = _launch(botapi.url, tmp_path / "work", port)
+    bot = _launch(botapi.url, tmp_path / "work", port, **staff_chat)
     process = bot.process
     url = f"http://127.0.0.1:{port}"
 
@@ -255,3 +266,57 @@ async def test_residents_reach_cards_in_danish_and_arabic_in_a_real_browser(
     web_lines = [line for line in bot.log_text().splitlines() if "bot.web" in line]
     assert web_lines, "the web chat logs what it does"
     assert not [line for line in web_lines if "127.0.0.1" in line and "listening" not in line]
+
+
+@pytest.mark.parametrize("staff_chat", [{"BOT_STAFF_CHAT_ID": str(STAFF_CHAT)}])
+async def test_a_call_back_request_from_the_web_form_in_a_real_browser(
+    botapi: RecordingBotAPI, served: tuple[BotProcess, str], staff_chat: dict[str, str]
+) -> None:
+    """The phone field in Chromium: a request for a Somali interpreter reaches the staff chat
+    of the same process; Done there removes the number; no file holds it."""
+    bot, url = served
+    number = "+45 20 30 40 50"
+    playwright, browser = await _browser()
+    try:
+        context = await browser.new_context(viewport=VIEWPORT, locale="en", user_agent=AGENT)
+        page = await context.new_page()
+        await page.goto(url)
+        await _press(page, "lang:en")
+        await _press(page, "call")
+        assert "What should the call be about?" in await _reply(page)
+        await _press(page, "call.topic:hverdag")
+        await _press(page, "call.lang:so")
+        field = page.locator('input[name="p"]')
+        assert await field.get_attribute("type") == "tel"
+        assert await page.locator("#q").count() == 0
+        await _check_layout(page)
+        await page.fill("#p", "20 30 40 50")
+        async with page.expect_navigation():
+            await page.locator("form.phone button").click()
+        summary = await _reply(page)
+        assert number in summary
+        assert "Somali" in summary
+        await _check_layout(page)
+        await _press(page, "call.send")
+        assert "Your request was sent" in await _reply(page)
+        await context.close()
+    finally:
+        await browser.close()
+        await playwright.stop()
+
+    def request() -> dict | None:
+        ids = dict.fromkeys(m["message_id"] for m in botapi.messages_to(STAFF_CHAT))
+        current = [botapi.message(STAFF_CHAT, i) or {} for i in ids]
+        return next((m for m in current if m.get("text", "").startswith("📞")), None)
+
+    sent = await botapi.wait_for(request)
+    assert number in sent["text"]
+    done = sent["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    staff = Resident(4242, "Birgitte", "birgitte_staff")
+    botapi.push_callback(staff, sent["message_id"], done, chat_id=STAFF_CHAT)
+    await botapi.wait_for(lambda: "reply_markup" not in (request() or {"reply_markup": 1}))
+    assert number not in (request() or {})["text"]
+    assert await bot.stop() == 0
+    forms = {number, "+4520304050", "20304050", "20 30 40 50"}
+    personal = Personal(names={AGENT, "BrowserAudit/31"}, texts=forms)
+    assert_nothing_personal(bot.files(), botapi.history, extra=personal)

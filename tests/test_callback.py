@@ -566,3 +566,42 @@ async def test_the_report_counts_call_backs_with_suppression(
 )
 def test_phone_numbers_are_read_kindly(typed: str, expected: str | None) -> None:
     assert parse_phone(typed) == expected
+
+
+async def test_a_web_page_with_a_number_is_not_shown_after_the_request_expired(
+    botapi: RecordingBotAPI, bot: GuideApplication, engine: Engine, clock: Clock
+) -> None:
+    """Reloaded after the request's minutes, the summary page no longer holds the number."""
+    guide = Guide(engine, bot.parts.services.residents, "da", callbacks=bot.parts.guide.callbacks)
+    runner = await start(WebChat(bot.parts.settings, guide), "127.0.0.1", 0)
+    try:
+        async with ClientSession(
+            base_url=f"http://127.0.0.1:{runner.addresses[0][1]}",
+            cookie_jar=CookieJar(unsafe=True),
+        ) as client:
+            page = ""
+
+            async def post(**fields: str) -> str:
+                token = re.search(r'name="t" value="([^"]+)"', page)
+                assert token
+                async with client.post("/", data={"t": token.group(1), **fields}) as response:
+                    return await response.text()
+
+            async def tap(target: str) -> str:
+                data = next(v for t, v in _web_buttons(page).items() if t.startswith(target))
+                return await post(b=data)
+
+            async with client.get("/") as response:
+                page = await response.text()
+            for target in ("lang:en", "call", "call.topic:", "call.lang:none"):
+                page = await tap(target)
+            page = await post(p="20 30 40 50")
+            assert NUMBER in page
+            clock.now += dt.timedelta(minutes=16)
+            async with client.get("/") as response:
+                page = await response.text()
+            assert NUMBER not in page
+            assert "not finished in time" in unescape(page)
+    finally:
+        await runner.cleanup()
+    assert not staff_messages(botapi)

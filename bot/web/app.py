@@ -116,6 +116,8 @@ class WebChat:
             if session is None:
                 token, session = self.sessions.new(_hint(request))
             session.reply = await self.guide.start(session.resident, source or None)
+        # A page with a phone number on it is shown again only while its request is pending.
+        session.reply = await self.guide.still(session.resident, session.reply)
         response = await self._render(session.resident, session.reply, session.form_token)
         if token is not None:
             self._set_cookie(response, token)
