@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from pathlib import Path
@@ -13,6 +14,8 @@ from bot.i18n import LANGUAGES
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 _TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_WEEKLY = re.compile(rf"({'|'.join(WEEKDAYS)})\s+(\d{{1,2}}):(\d{{2}})")
 
 
 class ConfigError(Exception):
@@ -46,6 +49,8 @@ class Settings(BaseModel):
     bot_callback_daily_limit: int = Field(default=2, ge=1, le=20)
     bot_callback_hourly_limit: int = Field(default=20, ge=1, le=1000)
     bot_callback_expiry_minutes: int = Field(default=15, ge=1, le=120)
+    # When the week's follow-up questions go out, in BOT_TIMEZONE: one batch at a fixed hour.
+    bot_followup_at: str = "mon 10:00"
     bot_web_listen: str | None = None
     bot_web_url: str | None = None
     bot_telegram_username: str | None = None
@@ -94,6 +99,14 @@ class Settings(BaseModel):
             raise ValueError(f"{value!r} is not a time zone such as Europe/Copenhagen") from None
         return value
 
+    @field_validator("bot_followup_at")
+    @classmethod
+    def _followup_at(cls, value: str) -> str:
+        match = _WEEKLY.fullmatch(value.strip().lower())
+        if match is None or int(match.group(2)) > 23 or int(match.group(3)) > 59:
+            raise ValueError(f"{value!r} is not a weekday and time such as mon 10:00")
+        return f"{match.group(1)} {int(match.group(2)):02d}:{match.group(3)}"
+
     @field_validator("bot_web_listen")
     @classmethod
     def _listen(cls, value: str | None) -> str | None:
@@ -136,6 +149,17 @@ class Settings(BaseModel):
     @property
     def timezone(self) -> ZoneInfo:
         return ZoneInfo(self.bot_timezone)
+
+    @property
+    def followup_weekday(self) -> int:
+        """BOT_FOLLOWUP_AT's weekday, Monday = 0 (as datetime.weekday())."""
+        return WEEKDAYS.index(self.bot_followup_at.split()[0])
+
+    @property
+    def followup_time(self) -> dt.time:
+        """BOT_FOLLOWUP_AT's time of day, in BOT_TIMEZONE."""
+        hour, minute = self.bot_followup_at.split()[1].split(":")
+        return dt.time(int(hour), int(minute), tzinfo=self.timezone)
 
     @property
     def secret_file(self) -> Path:

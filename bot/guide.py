@@ -6,14 +6,18 @@ into its output; nothing about languages, counting or remembering is decided in 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from bot import followup
 from bot.callback import card_place
 from bot.engine import CARD_PREFIX, Engine, Reply
+from bot.followup import FollowUps
 from bot.i18n import N_, best_language
 from bot.residents import Residents
+from bot.storage import StorageFault
 
 if TYPE_CHECKING:
     from bot.callback import CallBacks
@@ -80,6 +84,7 @@ class Guide:
         default_language: str,
         memory: LanguageMemory | None = None,
         callbacks: CallBacks | None = None,
+        followups: FollowUps | None = None,
     ) -> None:
         self.engine = engine
         # "Ask a person to call me", offered only where a staff chat can receive the request.
@@ -88,6 +93,8 @@ class Guide:
         self.default_language = default_language
         # Telegram's residents' choices live in the database; a web session keeps its own.
         self.memory: LanguageMemory = residents if memory is None else memory
+        # Only a face that can write to a resident later (Telegram) offers follow-ups.
+        self.followups = followups
         self._commands: dict[str, Callable[[Resident, Language, str], Awaitable[Reply]]] = {
             "start": self._start,
             "menu": self._menu,
@@ -98,7 +105,8 @@ class Guide:
         }
 
     def with_memory(self, memory: LanguageMemory) -> Guide:
-        """The same rules, with language choices kept elsewhere (a web session)."""
+        """The same rules, with language choices kept elsewhere (a web session), and no
+        follow-ups: such a face cannot write to the resident a week later."""
         return Guide(self.engine, self.residents, self.default_language, memory, self.callbacks)
 
     async def language(self, resident: Resident) -> Language:
@@ -137,9 +145,30 @@ class Guide:
         if self.callbacks is not None and self.callbacks.handles(target):
             reply = await self.callbacks.press(resident.id, target, language.answer)
             return await self._effects(resident, reply)
+        action = followup.parse(self.engine, data) if self.followups is not None else None
+        if action is not None:
+            reply = await self._followup(resident, action, language)
+            return await self._effects(resident, reply)
         reply = self.engine.press(data, language.answer)
+        if self.followups is not None:
+            reply = followup.with_offer(self.engine, reply, language.answer)
         place = card_place(target, origin, self.engine)
         return await self._effects(resident, self._offer(resident, reply, language, place))
+
+    async def _followup(
+        self, resident: Resident, action: followup.Action, language: Language
+    ) -> Reply:
+        """An opt-in to be asked in a week, or an answer to that question."""
+        assert self.followups is not None
+        if action.action == followup.OPT_IN:
+            try:
+                await self.followups.opt_in(resident.id, action.service, action.goal)
+            except StorageFault:
+                return followup.confirmed(self.engine, action, language.answer, kept=False)
+            return followup.confirmed(self.engine, action, language.answer, kept=True)
+        await self.followups.answer(resident.id, action)
+        reply = followup.answered(self.engine, action, language.answer)
+        return followup.with_offer(self.engine, reply, language.answer)
 
     async def type(self, resident: Resident, text: str) -> Reply:
         """Typed text, understood by the engine; the text is not kept. At the phone step of a
@@ -225,6 +254,7 @@ class Guide:
 
     async def _privacy(self, _resident: Resident, language: Language, _argument: str) -> Reply:
         reply = self.engine.privacy(language.answer)
+        reply = followup.with_privacy(self.engine, reply, language.answer)
         if self.callbacks is None:
             return reply
         tr = self.engine.catalogs[language.answer]
@@ -235,4 +265,8 @@ class Guide:
         await self.memory.forget(resident.id)
         if self.callbacks is not None:
             self.callbacks.forget(resident.id)
+        if self.followups is not None:
+            # While the database fails, the daily purge deletes them within 14 days.
+            with contextlib.suppress(StorageFault):
+                await self.followups.forget(resident.id)
         return self.engine.forgotten(language.answer)

@@ -105,6 +105,14 @@ class ResidentKey:
         plain = resident.removeprefix("tg:")
         return hashlib.scrypt(plain.encode(), salt=self._key, n=SCRYPT_N, r=SCRYPT_R, p=1, dklen=16)
 
+    def derive(self, info: bytes) -> bytes:
+        """A 32-byte key for another purpose (named by info), derived with HKDF from the secret
+        key, so the scrypt salt itself never serves as an encryption key."""
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(self._key)
+
     async def hash(self, resident: str) -> bytes:
         """The resident's hash, computed in a worker thread so other residents are not held up."""
         return await asyncio.to_thread(self, resident)

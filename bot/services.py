@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from bot.config import Settings
+from bot.followup import FollowUps
 from bot.privacy import ResidentKey
 from bot.residents import Residents
 from bot.storage import Storage
@@ -21,6 +22,7 @@ class Services:
     settings: Settings
     storage: Storage
     residents: Residents
+    followups: FollowUps
 
     @classmethod
     async def open(
@@ -45,7 +47,8 @@ class Services:
                     settings.secret_file,
                     dropped,
                 )
-        return cls(settings, storage, Residents(storage, key, settings.timezone))
+        residents = Residents(storage, key, settings.timezone)
+        return cls(settings, storage, residents, FollowUps.under(storage, key, settings.timezone))
 
     async def close(self) -> None:
         """Close the database; every write was committed when it returned."""

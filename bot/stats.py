@@ -36,6 +36,7 @@ from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_interval
 from babel.numbers import format_decimal
 
+from bot.followup import ANSWERS, ASKED
 from bot.i18n import LANGUAGES, Translator
 
 if TYPE_CHECKING:
@@ -268,6 +269,8 @@ class Report:
     # Directory entries last verified more than 90 days before the report's end, for staff to
     # check again: (service id, date verified).
     stale: tuple[tuple[str, dt.date], ...] = ()
+    # Follow-up questions over the months up to the last week's end (bot/followup_report.py).
+    followups: FollowUpReport | None = None
 
 
 def _ordered(keys: Iterable[str], first: Sequence[str]) -> list[str]:
@@ -282,8 +285,10 @@ async def weekly_report(
     timezone: str | dt.tzinfo,
     weeks: Sequence[IsoWeek],
     threshold: int = DEFAULT_THRESHOLD,
+    months: int | None = None,
 ) -> Report:
-    """Read the counters of the given ISO weeks (and the week before each) into a Report.
+    """Read the counters of the given ISO weeks (and the week before each) into a Report, with
+    the follow-ups of `months` months (default 3) up to the last week.
 
     Days are stored as local dates in the bot's time zone, so a week is simply its seven dates;
     the time zone only names them in the output.
@@ -350,7 +355,13 @@ async def weekly_report(
                 ),
             )
         )
-    return Report(zone, threshold, goal_names, lbf_areas, service_names, tuple(reports), stale)
+    last_day = ordered[-1].end - dt.timedelta(days=1)
+    followups = await followup_report(
+        storage, content, months_until(last_day, months or FOLLOWUP_MONTHS), threshold
+    )
+    return Report(
+        zone, threshold, goal_names, lbf_areas, service_names, tuple(reports), stale, followups
+    )
 
 
 def _zone_name(timezone: str | dt.tzinfo) -> str:
@@ -515,7 +526,7 @@ def _method_line(tr: Translator) -> str:
 
 def to_json(report: Report) -> str:
     """One JSON object: {"timezone": ..., "weeks": [{"week", "start", "goals", ...}]}."""
-    data = {
+    data: dict[str, object] = {
         "timezone": report.timezone,
         "method": METHOD,
         "weeks": [
@@ -535,6 +546,8 @@ def to_json(report: Report) -> str:
             for w in report.weeks
         ],
     }
+    if report.followups is not None:
+        data["followups"] = followup_data(report.followups)
     return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
 
 
@@ -559,6 +572,8 @@ def to_csv(report: Report) -> str:
             writer.writerow((week, "callback_goal", key, cell, ""))
         for key, cell in w.callback_interpreters.cells.items():
             writer.writerow((week, "callback_interpreter", key, cell, ""))
+    if report.followups is not None:
+        writer.writerows(followup_csv_rows(report.followups))
     return out.getvalue()
 
 
@@ -697,6 +712,8 @@ def table_blocks(report: Report, tr: Translator) -> list[str]:
     # Translators: heading of the staff report; %(timezone)s is a time zone name.
     blocks = [_("Referrals per ISO week (%(timezone)s)") % {"timezone": report.timezone}]
     blocks += [week_table(report, week, tr) for week in report.weeks]
+    if report.followups is not None:
+        blocks.append(followup_table(report.followups, report.goal_names, report.service_names, tr))
     marker = small_marker(report.threshold)
     # Translators: legend of the report; %(marker)s is "<5", %(largest)s the largest hidden count.
     legend = _("%(marker)s: between 1 and %(largest)s, hidden to protect residents.") % {
@@ -733,6 +750,178 @@ def render(report: Report, fmt: str, tr: Translator) -> str:
     return to_table(report, tr)
 
 
+# -- follow-up questions, over months -------------------------------------------------------------
+#
+# Per goal and service: contact cards shown (offers, exact, as in the weekly table), follow-up
+# questions asked, answered (any of the four answers) and "got in touch". The last three describe
+# residents, so each column is suppressed like the other counts of residents. They are read over
+# calendar months, not weeks, so that cells are not all hidden; a week's follow-up counts belong
+# to the month of its Monday.
+
+FOLLOWUP_MONTHS = 3
+REACHED = ANSWERS["y"]
+
+
+@dataclass(frozen=True)
+class FollowUpRow:
+    """One goal and service over the months, as published."""
+
+    goal: str
+    service: str
+    shown: int
+    asked: Cell
+    answered: Cell
+    reached: Cell
+
+
+@dataclass(frozen=True)
+class FollowUpReport:
+    """The months reported ("2026-10" to "2026-12") and one row per goal and service."""
+
+    first: str
+    last: str
+    rows: tuple[FollowUpRow, ...]
+
+    @property
+    def period(self) -> str:
+        return self.first if self.first == self.last else f"{self.first}/{self.last}"
+
+
+def months_until(day: dt.date, count: int) -> list[str]:
+    """The month of day and the count-1 months before it, oldest first ("2026-10", ...)."""
+    index = day.year * 12 + day.month - 1
+    return [f"{i // 12:04d}-{i % 12 + 1:02d}" for i in range(index - count + 1, index + 1)]
+
+
+def _month_start(month: str) -> dt.date:
+    return dt.date(int(month[:4]), int(month[5:]), 1)
+
+
+def _month_after(month: str) -> dt.date:
+    """The first day of the month after ("2027-01-01" for "2026-12")."""
+    year, number = int(month[:4]), int(month[5:])
+    return dt.date(year + number // 12, number % 12 + 1, 1)
+
+
+async def followup_report(
+    storage: Storage, content: Content, months: Sequence[str], threshold: int
+) -> FollowUpReport | None:
+    """Read the follow-up counters of the given months, and the cards shown of the same goals
+    and services, into a FollowUpReport; None when no follow-up was asked or answered."""
+    first, last = min(months), max(months)
+    since, after = _month_start(first), _month_after(last)
+    shown: Counter[tuple[str, str]] = Counter()
+    for _day, goal, service, n in await storage.referrals(since, after):
+        shown[goal, service] += n
+    outcomes: Counter[tuple[str, str, str]] = Counter()
+    for week, goal, service, outcome, n in await storage.followup_counts():
+        month = IsoWeek.parse(week).start.isoformat()[:7]
+        if first <= month <= last:
+            outcomes[goal, service, outcome] += n
+    # Only where follow-ups were asked or answered: the weekly table has every card shown.
+    pairs = {(goal, service) for (goal, service, _o), n in outcomes.items() if n}
+    goal_order = _ordered({goal for goal, _s in pairs}, [*content.goals])
+    service_order = [*content.services]
+    keys = [
+        (goal, service)
+        for goal in goal_order
+        for service in _ordered({s for g, s in pairs if g == goal}, service_order)
+    ]
+
+    def column(of: Sequence[str]) -> dict[str, Cell]:
+        counts = {f"{g}/{s}": sum(outcomes[g, s, o] for o in of) for g, s in keys}
+        return suppress(counts, threshold).cells
+
+    if not keys:
+        return None
+    asked, answered, reached = column([ASKED]), column([*ANSWERS.values()]), column([REACHED])
+    rows = tuple(
+        FollowUpRow(
+            goal,
+            service,
+            shown[goal, service],
+            asked.get(f"{goal}/{service}", 0),
+            answered.get(f"{goal}/{service}", 0),
+            reached.get(f"{goal}/{service}", 0),
+        )
+        for goal, service in keys
+    )
+    return FollowUpReport(first, last, rows)
+
+
+def answered_of_asked(row: FollowUpRow, tr: Translator) -> str:
+    """ "3 answered of 8 asked", in the translator's language."""
+    # Translators: follow-up questions in the staff report; each number may be "<5" or "x".
+    return tr.gettext("%(answered)s answered of %(asked)s asked") % {
+        "answered": _number(row.answered, tr.locale),
+        "asked": _number(row.asked, tr.locale),
+    }
+
+
+def followup_table(
+    report: FollowUpReport,
+    goal_names: dict[str, str],
+    service_names: dict[str, str],
+    tr: Translator,
+) -> str:
+    """The follow-ups as an aligned text block."""
+    _ = tr.gettext
+    # Translators: heading of the follow-up table; %(months)s is "2026-10/2026-12".
+    lines = [_("Follow-up questions, %(months)s") % {"months": report.period}]
+    rows: list[list[str]] = []
+    goal = None
+    for row in report.rows:
+        if row.goal != goal:
+            goal = row.goal
+            rows.append([_(goal_names.get(goal, goal)), "", "", ""])
+        rows.append(
+            [
+                "  " + _(service_names.get(row.service, row.service)),
+                _number(row.shown, tr.locale),
+                answered_of_asked(row, tr),
+                _number(row.reached, tr.locale),
+            ]
+        )
+    # Translators: column headings of the follow-up table.
+    header = [_("Goal / service"), _("Cards shown"), _("Follow-ups"), _("Got in touch")]
+    lines += _rows(header, rows)
+    return "\n".join(lines)
+
+
+def followup_csv_rows(report: FollowUpReport) -> list[tuple[str, str, str, Cell, str]]:
+    """Rows for the report's CSV (period, dimension, key "goal/service", count, "")."""
+    out: list[tuple[str, str, str, Cell, str]] = []
+    for row in report.rows:
+        key = f"{row.goal}/{row.service}"
+        out += [
+            (report.period, "followup_cards_shown", key, row.shown, ""),
+            (report.period, "followup_asked", key, row.asked, ""),
+            (report.period, "followup_answered", key, row.answered, ""),
+            (report.period, "followup_got_in_touch", key, row.reached, ""),
+        ]
+    return out
+
+
+def followup_data(report: FollowUpReport) -> dict[str, object]:
+    """The follow-ups as JSON-ready data."""
+    return {
+        "first_month": report.first,
+        "last_month": report.last,
+        "rows": [
+            {
+                "goal": row.goal,
+                "service": row.service,
+                "cards_shown": row.shown,
+                "asked": row.asked,
+                "answered": row.answered,
+                "got_in_touch": row.reached,
+                "summary": f"{row.answered} answered of {row.asked} asked",
+            }
+            for row in report.rows
+        ],
+    }
+
+
 # -- command line: vollsmose-bot stats ---------------------------------------------------------
 
 
@@ -746,6 +935,12 @@ def _week_argument(text: str) -> IsoWeek:
 def _count_argument(text: str) -> int:
     if not text.isdigit() or not 1 <= int(text) <= MAX_WEEKS:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of weeks from 1 to {MAX_WEEKS}")
+    return int(text)
+
+
+def _months_argument(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 120:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of months from 1 to 120")
     return int(text)
 
 
@@ -778,6 +973,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PERIOD",
         help="totals for the board instead of weeks: half-year (the current one), a half-year "
         "such as 2026-H1, or plan (the plan period in goals.yaml)",
+    )
+    parser.add_argument(
+        "--months",
+        type=_months_argument,
+        metavar="N",
+        help="follow-up questions over the month of the last week and the N-1 before it "
+        "(default 3)",
     )
     parser.add_argument("--format", choices=FORMATS, default="table", help="default: table")
     parser.add_argument(
@@ -851,7 +1053,7 @@ def run_cli(settings: Settings, args: argparse.Namespace, now: dt.datetime | Non
         sys.stdout.write(output if output is not None else period_to_table(totals, tr))
         return 0
     limit = args.threshold if args.threshold is not None else settings.bot_stats_threshold
-    report = asyncio.run(_read(settings, content, weeks, limit))
+    report = asyncio.run(_read(settings, content, weeks, limit, getattr(args, "months", None)))
     sys.stdout.write(render(report, args.format, tr))
     return 0
 
@@ -867,11 +1069,15 @@ async def _read_period(settings: Settings, content: Content, period: Period) -> 
 
 
 async def _read(
-    settings: Settings, content: Content, weeks: list[IsoWeek], threshold: int
+    settings: Settings,
+    content: Content,
+    weeks: list[IsoWeek],
+    threshold: int,
+    months: int | None = None,
 ) -> Report:
     from bot.services import Services
 
     async with await Services.open(settings, readonly=True) as services:
         return await weekly_report(
-            services.storage, content, settings.bot_timezone, weeks, threshold
+            services.storage, content, settings.bot_timezone, weeks, threshold, months
         )

@@ -16,6 +16,7 @@ import sqlite3
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
@@ -69,6 +70,25 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             due TEXT NOT NULL
         )""",
     ),
+    (
+        # Opt-in follow-ups ("ask me in a week"): the resident encrypted (random nonce, AES-GCM,
+        # see bot/followup.py) as the key, so rows sort by random bytes, not by when they came.
+        """CREATE TABLE followups (
+            resident BLOB PRIMARY KEY,
+            service TEXT NOT NULL,
+            goal TEXT NOT NULL,
+            due TEXT NOT NULL
+        ) WITHOUT ROWID""",
+        # What the follow-up questions achieved: counters per ISO week, no resident column.
+        """CREATE TABLE followup_counts (
+            week TEXT NOT NULL,
+            goal TEXT NOT NULL,
+            service TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            n INTEGER NOT NULL,
+            PRIMARY KEY (week, goal, service, outcome)
+        ) WITHOUT ROWID""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -116,6 +136,10 @@ _ADD_USAGE = (
     "INSERT INTO usage (day, dimension, key, n) VALUES (?, ?, ?, ?) "
     "ON CONFLICT (day, dimension, key) DO UPDATE SET n = n + excluded.n"
 )
+_ADD_FOLLOWUP_COUNTS = (
+    "INSERT INTO followup_counts (week, goal, service, outcome, n) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (week, goal, service, outcome) DO UPDATE SET n = n + excluded.n"
+)
 _SET_CHOICE = (
     "INSERT INTO preferences (resident, language, last_seen) VALUES (?, ?, ?) "
     "ON CONFLICT (resident) DO UPDATE SET language = excluded.language, "
@@ -132,6 +156,7 @@ class Storage:
         # Writes not yet committed: counts add up, a choice of None is a deletion.
         self._referrals: Counter[tuple[str, str, str]] = Counter()
         self._usage: Counter[tuple[str, str, str]] = Counter()
+        self._followup_counts: Counter[tuple[str, str, str, str]] = Counter()
         self._choices: dict[bytes, tuple[str, str] | None] = {}
         # Call-back messages to scrub: message id -> due day, None once scrubbed.
         self._scrubs: dict[int, str | None] = {}
@@ -211,6 +236,11 @@ class Storage:
         self._usage[day.isoformat(), dimension, key] += 1
         await self._write()
 
+    async def count_followup(self, week: str, goal: str, service: str, outcome: str) -> None:
+        """Add one to a follow-up counter such as (2026-W49, arbejde, mentor, asked)."""
+        self._followup_counts[week, goal, service, outcome] += 1
+        await self._write()
+
     async def set_language(self, resident: bytes, language: str, month: str) -> None:
         """Remember a language choice (or refresh its last-seen month)."""
         self._choices[resident] = (language, month)
@@ -237,6 +267,7 @@ class Storage:
 
     def _pending(self) -> int:
         counts = sum(self._referrals.values()) + sum(self._usage.values())
+        counts += sum(self._followup_counts.values())
         return counts + len(self._choices) + len(self._scrubs)
 
     async def _write(self) -> None:
@@ -253,6 +284,10 @@ class Storage:
                     written += await self._commit_counts(self._referrals, _ADD_REFERRALS)
                 if self._usage:
                     written += await self._commit_counts(self._usage, _ADD_USAGE)
+                if self._followup_counts:
+                    written += await self._commit_counts(
+                        self._followup_counts, _ADD_FOLLOWUP_COUNTS
+                    )
                 if self._choices:
                     written += await self._commit_choices()
                 if self._scrubs:
@@ -263,7 +298,8 @@ class Storage:
             self._recovered(written)
             return True
 
-    async def _commit_counts(self, pending: Counter[tuple[str, str, str]], statement: str) -> int:
+    async def _commit_counts(self, pending: Counter[Any], statement: str) -> int:
+        """Commit one kind of counters (their keys are tuples of the statement's columns)."""
         batch = Counter(pending)
         pending.clear()
         try:
@@ -447,6 +483,51 @@ class Storage:
                 (week, sent.isoformat()),
             )
         return cursor.rowcount > 0
+
+    # -- opt-in follow-ups: few rows, written at once (a fault raises StorageFault) --
+
+    async def add_followup(self, resident: bytes, service: str, goal: str, due: dt.date) -> None:
+        """Keep one pending follow-up (the resident already encrypted)."""
+        await self._change(
+            "INSERT INTO followups (resident, service, goal, due) VALUES (?, ?, ?, ?)",
+            [(resident, service, goal, due.isoformat())],
+        )
+
+    async def followups(self) -> list[tuple[bytes, str, str, dt.date]]:
+        """Every pending follow-up as (encrypted resident, service, goal, due day)."""
+        rows = await self._read("SELECT resident, service, goal, due FROM followups", ())
+        return [(row[0], row[1], row[2], dt.date.fromisoformat(row[3])) for row in rows]
+
+    async def delete_followups(self, residents: Sequence[bytes]) -> int:
+        """Delete pending follow-ups by their encrypted resident; returns how many."""
+        if not residents:
+            return 0
+        return await self._change(
+            "DELETE FROM followups WHERE resident = ?", [(r,) for r in residents]
+        )
+
+    async def followup_counts(self) -> list[tuple[str, str, str, str, int]]:
+        """Every (week, goal, service, outcome, n) follow-up counter."""
+        rows = await self._read(
+            "SELECT week, goal, service, outcome, n FROM followup_counts ORDER BY week", ()
+        )
+        return [tuple(row) for row in rows]
+
+    async def _change(self, statement: str, rows: list[tuple[object, ...]]) -> int:
+        """One statement over rows in a transaction of its own; StorageFault if it fails."""
+        async with self._writing:
+            try:
+                await self._db.execute("BEGIN IMMEDIATE")
+                changed = 0
+                for row in rows:
+                    cursor = await self._db.execute(statement, row)
+                    changed += max(cursor.rowcount, 0)
+                await self._db.execute("COMMIT")
+            except sqlite3.Error as error:
+                await self._rollback()
+                self._failed(error)
+                raise StorageFault(f"{self.path}: {error}") from error
+        return changed
 
     async def backup(self, target: Path) -> None:
         """Write a consistent copy of the database while it is in use (SQLite's online backup)."""

@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 from telegram import Update
 from telegram.ext import Application
 
+from bot import followup
 from bot.config import REPOSITORY, Settings
 from bot.engine import Engine
 from bot.flood import Throttle
@@ -600,7 +601,8 @@ def check_answer(engine: Engine, raw: Json, calls: list[Any]) -> None:
             assert data.isascii(), data
             assert 1 <= len(data.encode()) <= 64, data
             # Every button the bot sends leads somewhere that exists.
-            assert engine.press(data, "da").screen != "updated", f"dead button {data}"
+            leads = engine.press(data, "da").screen != "updated"
+            assert leads or followup.parse(engine, data), f"dead button {data}"
     # Never a message into a group or channel (no staff chat is configured here).
     assert all((_chat_id(c) or 0) > 0 for c in calls if c.method.startswith("send")), calls
 
@@ -644,6 +646,8 @@ def check_database(path: Path, engine: Engine) -> list[str]:
             "preferences",
             "reports_sent",
             "callback_scrubs",
+            "followups",
+            "followup_counts",
         }
         day = re.compile(r"\d{4}-\d{2}-\d{2}")
         values: list[str] = []
@@ -673,6 +677,19 @@ def check_database(path: Path, engine: Engine) -> list[str]:
         for message_id, due in db.execute("SELECT * FROM callback_scrubs"):
             assert isinstance(message_id, int)
             assert day.fullmatch(due)
+        for sealed, service, goal, due in db.execute("SELECT * FROM followups"):
+            # nonce, the padded resident encrypted, the tag: no id in clear.
+            assert isinstance(sealed, bytes)
+            assert len(sealed) == 12 + 32 + 16
+            assert goal in content.services[service].goals
+            assert day.fullmatch(due)
+            values.append(service + goal + due)
+        for week, goal, service, outcome, n in db.execute("SELECT * FROM followup_counts"):
+            assert re.fullmatch(r"\d{4}-W\d{2}", week)
+            assert service in content.services
+            assert outcome in followup.OUTCOMES
+            assert n >= 1
+            values.append(week + goal + service + outcome)
         values += [row[0] for row in db.execute("SELECT sql FROM sqlite_master") if row[0]]
         return values
     finally:

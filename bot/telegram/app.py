@@ -28,7 +28,7 @@ from bot.engine import Engine
 from bot.flood import Throttle
 from bot.guide import COMMANDS, LISTED, Guide
 from bot.services import Services
-from bot.telegram import callback, handlers, staff
+from bot.telegram import callback, followups, handlers, staff
 from bot.telegram.commands import set_commands
 from bot.telegram.context import GuideApplication, GuideContext, Parts, guide_application
 from bot.telegram.guidebot import GuideBot
@@ -118,7 +118,13 @@ def build_application(
         callbacks = CallBacks.from_settings(settings, engine, services.residents, desk)
     parts = Parts(
         settings=settings,
-        guide=Guide(engine, services.residents, settings.bot_default_language, callbacks=callbacks),
+        guide=Guide(
+            engine,
+            services.residents,
+            settings.bot_default_language,
+            callbacks=callbacks,
+            followups=services.followups,
+        ),
         services=services,
         throttle=throttle if throttle is not None else Throttle(),
     )
@@ -170,6 +176,8 @@ async def _post_init(built: Application[Any, Any, Any, Any, Any, Any]) -> None:
     application = guide_application(built)
     settings = application.parts.settings
     await _purge(application)
+    await followups.purge(application)
+    followups.start(application)  # the weekly follow-up questions and their daily purge
     if application.job_queue is not None:
         # A bot that runs for months without a restart still forgets unused choices.
         application.job_queue.run_daily(
@@ -197,3 +205,4 @@ async def _post_shutdown(built: Application[Any, Any, Any, Any, Any, Any]) -> No
     if application.job_queue is not None:
         for job in application.job_queue.get_jobs_by_name("purge-language-choices"):
             job.schedule_removal()
+    followups.stop(application)
