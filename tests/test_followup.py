@@ -404,3 +404,100 @@ async def test_the_report_shows_outcomes_with_suppression(
         "got_in_touch": "<5",
         "summary": "",
     }
+
+
+async def test_each_answer_counts_its_outcome_once(
+    engine: Engine, storage: Storage, tmp_path: Path
+) -> None:
+    """Not yet offers the card one tap away, the card again is the card (counted as a card
+    shown), stop asking says so; each answer counts once per resident and week."""
+    from bot.residents import Residents
+
+    key = ResidentKey.from_file(tmp_path / "bot.secret")
+    clock = Clock(dt.datetime(2026, 12, 14, 10, 0, tzinfo=COPENHAGEN))
+    followups = FollowUps(storage, key.derive(followup.KEY_INFO), COPENHAGEN, clock)
+    guide = Guide(engine, Residents(storage, key, COPENHAGEN), "da", followups=followups)
+    due = followup.Due("tg:1", "beskaeftigelsesmentor", "arbejde")
+    question = followup.question(engine, due, "da")
+    answers = {
+        Engine.parse(b.data)[0].split(":")[1]: b.data for row in question.buttons for b in row
+    }
+    assert sorted(answers) == ["c", "n", "s", "y"]
+
+    not_yet = await guide.press(Resident("tg:1"), answers["n"])
+    assert next(b.data for row in not_yet.buttons for b in row) == engine.data(
+        "@beskaeftigelsesmentor"
+    )
+    card = await guide.press(Resident("tg:2"), answers["c"])
+    assert card.text == engine.card("beskaeftigelsesmentor", "da").text
+    assert card.referral is not None
+    stop = await guide.press(Resident("tg:3"), answers["s"])
+    assert stop.text == engine.catalogs["da"].gettext("All right, I will not ask again.")
+    again = await guide.press(Resident("tg:3"), answers["y"])  # the same resident, same week
+    assert not any("fu:" in b.data for row in (*not_yet.buttons, *stop.buttons) for b in row)
+    assert again.screen == "fu:y"
+    counted = {row[3]: row[4] for row in await storage.followup_counts()}
+    assert counted == {"not_yet": 1, "card": 1, "stop": 1}
+    shown = await storage.referrals(dt.date(2000, 1, 1), dt.date(2100, 1, 1))
+    assert [(goal, service, n) for _day, goal, service, n in shown] == [
+        ("arbejde", "beskaeftigelsesmentor", 1)
+    ]
+
+
+def test_stats_command_prints_followups_over_months(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`vollsmose-bot stats --months 6` reads the follow-ups of six months, in every format."""
+    import argparse
+    import asyncio
+
+    from bot.stats import add_arguments, run_cli
+
+    database = tmp_path / "bot.sqlite3"
+
+    async def fill() -> None:
+        storage = await Storage.open(database)
+        for week, outcome, n in (("2026-W28", "asked", 6), ("2026-W28", "reached", 5)):
+            for _ in range(n):
+                await storage.count_followup(week, "uddannelse", "familieraadgivning", outcome)
+        await storage.close()
+
+    asyncio.run(fill())
+    settings = load_settings(bot_database=database)
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    now = dt.datetime(2026, 12, 2, 12, 0, tzinfo=COPENHAGEN)
+    assert run_cli(settings, parser.parse_args(["--language", "en"]), now) == 0
+    assert "Follow-up questions" not in capsys.readouterr().out  # July is not in the last 3
+    assert run_cli(settings, parser.parse_args(["--months", "6", "--language", "en"]), now) == 0
+    assert "5 answered of 6 asked" in capsys.readouterr().out
+    assert run_cli(settings, parser.parse_args(["--months", "6", "--format", "json"]), now) == 0
+    (row,) = json.loads(capsys.readouterr().out)["followups"]["rows"]
+    assert (row["asked"], row["answered"], row["got_in_touch"]) == (6, 5, 5)
+    assert run_cli(settings, parser.parse_args(["--months", "6", "--format", "csv"]), now) == 0
+    assert (
+        "2026-07/2026-12,followup_asked,uddannelse/familieraadgivning,6," in capsys.readouterr().out
+    )
+    assert parser.parse_args(["--months", "6"]).months == 6
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--months", "0"])
+
+
+def test_every_followup_button_fits_telegram(engine: Engine) -> None:
+    """Every opt-in and answer button of every service and goal fits Telegram's 64 bytes and
+    reads back as itself."""
+    for service_id, service in engine.content.services.items():
+        for goal in service.goals:
+            for action in (followup.OPT_IN, *followup.ANSWERS):
+                data = followup.data(engine, action, service_id, goal)
+                assert len(data.encode()) <= 64, data
+                assert followup.parse(engine, data) == followup.Action(action, service_id, goal)
+
+
+def test_a_wrong_followup_time_names_the_setting() -> None:
+    from bot.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^BOT_FOLLOWUP_AT: 'monday 25:00' is not a weekday"):
+        load_settings(bot_followup_at="monday 25:00")
+    settings = load_settings(bot_followup_at="Fri 9:30")
+    assert (settings.followup_weekday, settings.followup_time.hour) == (4, 9)
