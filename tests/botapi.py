@@ -292,6 +292,7 @@ class FakeBotAPI:
         self._faults: dict[str, list[ApiError]] = {}
         self._drops: dict[str, int] = {}
         self._delays: dict[str, float] = {}
+        self._holds: dict[str, asyncio.Event] = {}
         self._runner: web.AppRunner | None = None
         self._handlers: dict[str, Callable[[Json], Any]] = {
             "getMe": lambda p: self.bot_user,
@@ -400,6 +401,8 @@ class FakeBotAPI:
                 raise ApiError(404, "Not Found")
             if seconds := self._delays.get(method):
                 await self._sleep(seconds)
+            if (held := self._holds.get(method)) is not None:
+                await self._until(held)
             if self._drops.get(method):
                 self._drops[method] -= 1
                 if request.transport is not None:
@@ -444,6 +447,15 @@ class FakeBotAPI:
         """Delay every response of `method` by `seconds` (0 to stop), before it is applied."""
         self._delays[self._method(method)] = seconds
 
+    def hold(self, method: str) -> None:
+        """Hold every response of `method`, before it is applied, until release(method)."""
+        self._holds.setdefault(self._method(method), asyncio.Event())
+
+    def release(self, method: str) -> None:
+        """Apply and answer the held calls of `method`, and stop holding it."""
+        if (held := self._holds.pop(self._method(method), None)) is not None:
+            held.set()
+
     def drop_next(self, method: str, times: int = 1) -> None:
         """Abort the connection of the next `times` calls of `method` without responding."""
         name = self._method(method)
@@ -461,6 +473,15 @@ class FakeBotAPI:
         """Sleep, but return early when the server stops."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._closing.wait(), seconds)
+
+    async def _until(self, event: asyncio.Event) -> None:
+        """Wait for the event, but return early when the server stops."""
+        waits = [asyncio.ensure_future(event.wait()), asyncio.ensure_future(self._closing.wait())]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
 
     # -- recording helpers ---------------------------------------------------------------------
 
