@@ -8,6 +8,7 @@ import asyncio
 import socket
 import sqlite3
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -26,10 +27,34 @@ def _closed_port() -> int:
         return probe.getsockname()[1]
 
 
+# `vollsmose-bot run` with the client's patience for an unreachable Bot API cut from 90 s (so
+# systemd's start limit is never reached while a network comes up) to one second.
+IMPATIENT_RUN = """
+import sys
+from bot.telegram.request import RetryingRequest
+defaults = RetryingRequest.__init__.__kwdefaults__
+assert "patience" in defaults, defaults
+defaults["patience"] = 1.0
+from bot.__main__ import main
+sys.exit(main(["run"]))
+"""
+
+
 async def test_unreachable_bot_api_is_named(tmp_path: Path) -> None:
-    """No Bot API server at TELEGRAM_API_URL: exit 1 and a message naming the variable."""
+    """No Bot API server at TELEGRAM_API_URL: once the client's patience is spent (shortened
+    here), exit 1 and a message naming the variable."""
     url = f"http://127.0.0.1:{_closed_port()}"
-    code, output = await run_cli("run", env=bot_env(url, tmp_path / "bot.sqlite3"), cwd=tmp_path)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        IMPATIENT_RUN,
+        cwd=tmp_path,
+        env=bot_env(url, tmp_path / "bot.sqlite3"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output = (await asyncio.wait_for(process.communicate(), SECONDS))[0].decode()
+    code = process.returncode
     assert code == 1
     assert f"TELEGRAM_API_URL: cannot reach {url}" in output
     assert TOKEN not in output
