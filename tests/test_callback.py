@@ -169,11 +169,16 @@ def answer(botapi: RecordingBotAPI, user: User, count: int) -> Json | None:
 
 
 async def say(botapi: RecordingBotAPI, user: User, text: str, count: int = 1) -> list[Json]:
-    """Send text; return the bot's next `count` messages."""
+    """Send text; return the bot's next `count` messages, leaving out venue pins (the pin of
+    the card before may come late: counted, it was taken for the answer)."""
     before = len(botapi.messages_to(user.id))
     botapi.push_message(user, text)
-    await botapi.wait_for(lambda: len(botapi.messages_to(user.id)) >= before + count)
-    return botapi.messages_to(user.id)[before:]
+
+    def said() -> list[Json]:
+        return [m for m in botapi.messages_to(user.id)[before:] if "venue" not in m]
+
+    await botapi.wait_for(lambda: len(said()) >= count)
+    return said()
 
 
 async def to_phone_step(botapi: RecordingBotAPI, user: User, interpreter: str = "none") -> Json:
