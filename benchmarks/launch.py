@@ -101,5 +101,20 @@ def main(argv: list[str]) -> int:
     return minimal(Path(args[1]), limiter)
 
 
+def profiled(argv: list[str], output: str) -> int:
+    """main() under cProfile (the event loop's thread), the statistics written to output."""
+    import cProfile
+
+    profile = cProfile.Profile()
+    try:
+        return profile.runcall(main, argv)
+    finally:
+        profile.dump_stats(output)
+
+
 if __name__ == "__main__":
+    # BENCH_PROFILE=<folder>: profile each bot process into <folder>/<pid>-<bot>.prof.
+    if folder := os.environ.get("BENCH_PROFILE"):
+        name = f"{os.getpid()}-{sys.argv[1]}.prof"
+        sys.exit(profiled(sys.argv[1:], str(Path(folder) / name)))
     sys.exit(main(sys.argv[1:]))

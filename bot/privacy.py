@@ -9,6 +9,9 @@ import hashlib
 import os
 import re
 import secrets
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 _DIGEST_BYTES = 8
@@ -52,6 +55,24 @@ class KeyFileError(ValueError):
 # five years of one core, instead of about an hour with the HMAC used before.
 SCRYPT_N = 2**13
 SCRYPT_R = 8
+
+# One thread hashes, one resident after another, at a lower priority than the event loop. With
+# a thread per waiting resident (asyncio's default pool), a burst of newcomers left the event
+# loop a sixth of its core, and button answers, which need no hash, waited seconds. One thread
+# still hashes about 50 residents a second, more than Telegram lets the bot answer (30 a second).
+_HASH_NICENESS = 10
+
+
+def _yield_to_the_event_loop() -> None:
+    """Lower the hashing thread's priority (Linux: threads have their own nice value)."""
+    if sys.platform == "linux":
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), _HASH_NICENESS)
+
+
+_HASHING = ThreadPoolExecutor(
+    max_workers=1, thread_name_prefix="resident-hash", initializer=_yield_to_the_event_loop
+)
 
 
 class ResidentKey:
@@ -114,8 +135,8 @@ class ResidentKey:
         return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(self._key)
 
     async def hash(self, resident: str) -> bytes:
-        """The resident's hash, computed in a worker thread so other residents are not held up."""
-        return await asyncio.to_thread(self, resident)
+        """The resident's hash, computed in the hashing thread so the event loop is not held up."""
+        return await asyncio.get_running_loop().run_in_executor(_HASHING, self, resident)
 
 
 def _create(path: Path) -> bytes:

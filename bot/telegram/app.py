@@ -27,6 +27,7 @@ from bot.config import Settings
 from bot.engine import Engine
 from bot.flood import Throttle
 from bot.guide import COMMANDS, LISTED, Guide
+from bot.hours import danish_holidays
 from bot.services import Services
 from bot.telegram import callback, followups, handlers, staff
 from bot.telegram.commands import set_commands
@@ -185,6 +186,10 @@ async def _post_init(built: Application[Any, Any, Any, Any, Any, Any]) -> None:
             time=PURGE_TIME.replace(tzinfo=settings.timezone),
             name="purge-language-choices",
         )
+    # The first contact card would import the holidays library (about 0.3 s of CPU) while
+    # residents wait for their answers; in a burst every answer behind it would wait too.
+    year = dt.datetime.now(settings.timezone).year
+    danish_holidays({year, year + 1})  # next year's: a card looks two weeks ahead
     catalogs = application.parts.guide.engine.catalogs
     await set_commands(application.bot, catalogs, settings.bot_default_language, LISTED)
     await staff.start(application)  # staff commands, Monday report job, catch-up
