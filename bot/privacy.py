@@ -9,8 +9,6 @@ import hashlib
 import os
 import re
 import secrets
-import sys
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -56,23 +54,19 @@ class KeyFileError(ValueError):
 SCRYPT_N = 2**13
 SCRYPT_R = 8
 
-# One thread hashes, one resident after another, at a lower priority than the event loop. With
-# a thread per waiting resident (asyncio's default pool), a burst of newcomers left the event
-# loop a sixth of its core, and button answers, which need no hash, waited seconds. One thread
-# still hashes about 50 residents a second, more than Telegram lets the bot answer (30 a second).
-_HASH_NICENESS = 10
+
+def _cpus() -> int:
+    """How many CPUs this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
-def _yield_to_the_event_loop() -> None:
-    """Lower the hashing thread's priority (Linux: threads have their own nice value)."""
-    if sys.platform == "linux":
-        with contextlib.suppress(OSError):
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), _HASH_NICENESS)
-
-
-_HASHING = ThreadPoolExecutor(
-    max_workers=1, thread_name_prefix="resident-hash", initializer=_yield_to_the_event_loop
-)
+# One hashing thread per CPU, not asyncio's default pool (CPUs + 4 threads): with more hashing
+# threads than CPUs, a burst of newcomers left the event loop a small share of its CPU, and
+# button answers, which need no hash, waited seconds. One CPU hashes about 50 residents a
+# second, more than Telegram lets the bot answer (30 messages a second).
+_HASHING = ThreadPoolExecutor(max_workers=_cpus(), thread_name_prefix="resident-hash")
 
 
 class ResidentKey:
