@@ -28,9 +28,8 @@ from bot.telegram.offline import OfflineRequest
 TOKEN = "123456:BENCH-token-for-the-offline-bot-api"
 # Telegram's limit for one bot: about 30 messages a second.
 TELEGRAM_MESSAGES_PER_S = 30.0
-# The methods whose answer ends the handling of an update (the venue comes after the card).
+# The methods whose answer ends the handling of an update.
 CONTENT_METHODS = frozenset({"editMessageText", "sendMessage"})
-FINAL_METHODS = CONTENT_METHODS | {"sendVenue"}
 
 
 @dataclass
@@ -249,11 +248,10 @@ async def prepare_residents(
 
 @dataclass
 class Canned:
-    """What the minimal bot shows for one button: fixed text, keyboard and maybe a venue."""
+    """What the minimal bot shows for one button: fixed text and keyboard."""
 
     text: str
     markup: InlineKeyboardMarkup | None
-    venue: dict[str, Any] | None = None
 
 
 @dataclass
@@ -265,25 +263,12 @@ class MinimalAnswers:
 
 def canned(reply: Reply) -> Canned:
     """Freeze one of our replies into the minimal bot's fixed answer (same payload size)."""
-    markup = (
-        InlineKeyboardMarkup(
-            [
-                [InlineKeyboardButton(b.label, callback_data=b.data) for b in row]
-                for row in reply.buttons
-            ]
-        )
-        if reply.buttons
-        else None
-    )
-    venue = None
-    if reply.venue is not None:
-        venue = {
-            "latitude": reply.venue.latitude,
-            "longitude": reply.venue.longitude,
-            "title": reply.venue.title,
-            "address": reply.venue.address or reply.venue.title,
-        }
-    return Canned(reply.text, markup, venue)
+    rows = [
+        [InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in reply.buttons
+    ]
+    if reply.venue is not None:  # a card's map link
+        rows.append([InlineKeyboardButton(reply.venue.label, url=reply.venue.url)])
+    return Canned(reply.text, InlineKeyboardMarkup(rows) if rows else None)
 
 
 def build_minimal(request: OfflineRequest, answers: MinimalAnswers) -> Application:
@@ -297,8 +282,6 @@ def build_minimal(request: OfflineRequest, answers: MinimalAnswers) -> Applicati
         answer = answers.buttons[query.data or ""]
         await query.answer()
         await query.edit_message_text(answer.text, reply_markup=answer.markup)
-        if answer.venue is not None:
-            await context.bot.send_venue(query.message.chat.id, **answer.venue)
 
     async def on_text(update: Update, context: Any) -> None:
         message = update.message

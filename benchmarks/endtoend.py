@@ -115,19 +115,10 @@ class Workload:
 
 
 def _answer(reply: Reply) -> dict[str, Any]:
-    venue = reply.venue
-    return {
-        "text": reply.text,
-        "keyboard": [[{"text": b.label, "data": b.data} for b in row] for row in reply.buttons],
-        "venue": None
-        if venue is None
-        else {
-            "latitude": venue.latitude,
-            "longitude": venue.longitude,
-            "title": venue.title,
-            "address": venue.address or venue.title,
-        },
-    }
+    rows = [[{"text": b.label, "data": b.data} for b in row] for row in reply.buttons]
+    if reply.venue is not None:  # a card's map link
+        rows.append([{"text": reply.venue.label, "url": reply.venue.url}])
+    return {"text": reply.text, "keyboard": rows}
 
 
 def workload(
@@ -164,7 +155,7 @@ def workload(
                 steps.append(("press", data))
                 reply = engine.press(data, "da")
                 buttons.setdefault(data, _answer(reply))
-            work.limited_calls += 1 + (reply.venue is not None)
+            work.limited_calls += 1
         work.steps[person.id] = steps
     work.greeting = ("press", engine.data(engine.content.start))
     buttons.setdefault(work.greeting[1], _answer(engine.press(work.greeting[1], "da")))

@@ -38,19 +38,23 @@ def ours(limiter: bool) -> int:
     return main(["run"])
 
 
+def _button(button: dict[str, str]) -> InlineKeyboardButton:
+    if "url" in button:
+        return InlineKeyboardButton(button["text"], url=button["url"])
+    return InlineKeyboardButton(button["text"], callback_data=button["data"])
+
+
 def _markup(rows: list[list[dict[str, str]]] | None) -> InlineKeyboardMarkup | None:
     if not rows:
         return None
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(b["text"], callback_data=b["data"]) for b in row] for row in rows]
-    )
+    return InlineKeyboardMarkup([[_button(b) for b in row] for row in rows])
 
 
 def minimal(answers_file: Path, limiter: bool) -> int:
-    """The minimal bot: answer, edit (and a venue for a card); a fixed reply to typed text."""
+    """The minimal bot: answer and edit; a fixed reply to typed text."""
     answers = json.loads(answers_file.read_text(encoding="utf-8"))
     replies = {
-        kind: {key: (a["text"], _markup(a["keyboard"]), a["venue"]) for key, a in table.items()}
+        kind: {key: (a["text"], _markup(a["keyboard"])) for key, a in table.items()}
         for kind, table in answers.items()
     }
     url = os.environ["TELEGRAM_API_URL"]
@@ -69,23 +73,19 @@ def minimal(answers_file: Path, limiter: bool) -> int:
         query = update.callback_query
         assert query is not None
         assert query.message is not None
-        text, markup, venue = replies["buttons"][query.data or ""]
+        text, markup = replies["buttons"][query.data or ""]
         await query.answer()
         try:
             await query.edit_message_text(text, reply_markup=markup)
         except BadRequest as error:
             if "not modified" not in str(error):
                 raise
-        if venue is not None:
-            await context.bot.send_venue(query.message.chat.id, **venue)
 
     async def on_text(update: Update, context: Any) -> None:
         message = update.message
         assert message is not None
-        text, markup, venue = replies["texts"][message.text or ""]
+        text, markup = replies["texts"][message.text or ""]
         await context.bot.send_message(message.chat.id, text, reply_markup=markup)
-        if venue is not None:
-            await context.bot.send_venue(message.chat.id, **venue)
 
     application.add_handler(CallbackQueryHandler(on_press))
     application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, on_text))

@@ -272,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     labels = {
         "tap": "tap: press to another screen",
         "tap_unchosen": "tap, resident never chose a language",
-        "referral": "referral: card + venue + commit",
+        "referral": "referral: card (map link) + commit",
         "text": "typed text, 300 chars (fuzzy)",
         "text_unmatched": "typed text, unmatched (+1 write)",
     }

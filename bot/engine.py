@@ -60,10 +60,19 @@ class Button:
 
 @dataclass(frozen=True, slots=True)
 class Venue:
+    """Where a service is, and the label of the button that shows it on a map."""
+
     latitude: float
     longitude: float
     title: str
     address: str
+    label: str = ""
+
+    @property
+    def url(self) -> str:
+        """OpenStreetMap at the pin: no account, no tracking, opens in any browser."""
+        lat, lon = f"{self.latitude:.5f}", f"{self.longitude:.5f}"
+        return f"https://www.openstreetmap.org/?mlat={lat}&mlon={lon}#map=18/{lat}/{lon}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +85,7 @@ class Referral:
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """What to show: text, rows of buttons, maybe a venue pin, and what to count or remember."""
+    """What to show: text, rows of buttons, maybe a place for a map, what to count or remember."""
 
     text: str
     buttons: tuple[tuple[Button, ...], ...] = ()
@@ -429,7 +438,7 @@ class Engine:
         return Reply(tr.bidi(_("Please slow down a little. I will answer again in half a minute.")))
 
     def card(self, service_id: str, language: str, origin: str | None = None) -> Reply:
-        """A service's contact card, its venue pin, and the referral it counts: under the goal
+        """A service's contact card, its place on a map, and the referral it counts: under the goal
         of the pathway that led to it (origin) when the service serves that goal."""
         now = self.clock().astimezone(self.timezone).replace(second=0, microsecond=0)
         if origin is not None and (origin.startswith(CARD_PREFIX) or not self._known(origin)):
@@ -468,6 +477,8 @@ class Engine:
                 service.location.lon,
                 _(service.name),
                 service.address or "",
+                # Translators: a button under a contact card that opens a map at the address.
+                tr.bidi("🗺 " + _("Show on map")),
             )
         return Reply(
             tr.bidi(render_card(service, tr, now)),

@@ -185,13 +185,22 @@ def _data(message: dict, target: str) -> str:
     """The callback data of the message's button that leads to target."""
     for row in message["reply_markup"]["inline_keyboard"]:
         for button in row:
-            if Engine.parse(button["callback_data"])[0] == target:
+            if "callback_data" in button and Engine.parse(button["callback_data"])[0] == target:
                 return button["callback_data"]
     raise AssertionError(f"no button to {target} in {message['text'][:60]!r}")
 
 
+def map_link(message: dict) -> str | None:
+    """Where the message's "Show on map" button leads, if it has one (a contact card)."""
+    for row in message.get("reply_markup", {}).get("inline_keyboard", []):
+        for button in row:
+            if "url" in button:
+                return str(button["url"])
+    return None
+
+
 def _menu_message(botapi: FakeBotAPI, resident: Resident) -> dict:
-    """The resident's latest bot message that has buttons (a venue pin has none)."""
+    """The resident's latest bot message that has buttons."""
     for snapshot in reversed(botapi.messages_to(resident.id)):
         if "reply_markup" in snapshot:
             current = botapi.message(resident.id, snapshot["message_id"])

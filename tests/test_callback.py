@@ -155,7 +155,7 @@ async def press(botapi: RecordingBotAPI, user: User, target: str) -> Json:
     message = latest_with_buttons(botapi, user.id)
     for button in message["reply_markup"]["inline_keyboard"]:
         for b in button:
-            if Engine.parse(b["callback_data"])[0].startswith(target):
+            if "callback_data" in b and Engine.parse(b["callback_data"])[0].startswith(target):
                 count = len(botapi.messages_to(user.id))
                 botapi.push_callback(user, message["message_id"], b["callback_data"])
                 # The first answer that is not a card's venue pin (it may come late).

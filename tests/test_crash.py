@@ -90,7 +90,8 @@ async def test_sigkill_mid_burst_loses_and_doubles_nothing(
     for person in (shown[0], waiting):
         message = botapi.message(person.id, menus[person.id])
         assert message is not None
-        data = message["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+        rows = message["reply_markup"]["inline_keyboard"]
+        data = next(b["callback_data"] for row in rows for b in row if "callback_data" in b)
         expected = engine.press(data, "da")
         assert expected.screen != "updated"
         botapi.push_callback(person, menus[person.id], data)

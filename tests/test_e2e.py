@@ -11,7 +11,15 @@ import pytest
 from bot.engine import Engine
 from tests.botapi import FakeBotAPI, Resident
 from tests.conftest import TOKEN
-from tests.e2e_helpers import BotProcess, _data, _menu_message, _press, botapi, running
+from tests.e2e_helpers import (
+    BotProcess,
+    _data,
+    _menu_message,
+    _press,
+    botapi,
+    map_link,
+    running,
+)
 
 __all__ = ["botapi", "running"]  # fixtures shared with the other end-to-end tests
 
@@ -33,9 +41,12 @@ async def _journey(botapi: FakeBotAPI, engine: Engine, resident: Resident, langu
     assert band["text"] == engine.screen("fritidsjob.age13", language).text
     card = await _press(botapi, resident, "@fritidsjob-hjaelp")
     assert card["text"] == engine.card("fritidsjob-hjaelp", language).text
-    await botapi.wait_for(
-        lambda: any("venue" in m for m in botapi.messages_to(resident.id)), timeout=10
-    )
+    # The place is a link under the card, not a second message.
+    venue = engine.card("fritidsjob-hjaelp", language).venue
+    assert venue is not None
+    assert map_link(card) == venue.url
+    assert f"mlat={venue.latitude:.5f}" in venue.url
+    assert not any("venue" in m for m in botapi.messages_to(resident.id))
 
 
 async def test_residents_reach_a_card_and_only_counts_are_kept(
@@ -136,8 +147,8 @@ async def test_every_pathway_and_a_typed_word_reach_a_card_over_telegram(
     await _press(botapi, resident, "lang:so")
     expected: dict[str, int] = {}
     for path, service, goal in PATHWAYS:
-        # Wait for the new menu itself: the last card's venue pin may arrive after /menu was
-        # sent, and a button pressed on seeing only the pin would be one of the old card's.
+        # Wait for the new menu itself: a button pressed before it arrives would be one of the
+        # old card's.
         before = len(botapi.messages_to(resident.id))
         botapi.push_message(resident, "/menu")
         await botapi.wait_for(

@@ -181,6 +181,10 @@ def test_card_with_location_in_english_has_venue(engine: Engine) -> None:
     reply = engine.card("fritidsjob-hjaelp", "en")
     assert reply.venue is not None
     assert "Vollsmose" in reply.venue.address
+    assert reply.venue.label == "🗺 Show on map"
+    assert reply.venue.url == (
+        "https://www.openstreetmap.org/?mlat=55.40960&mlon=10.43310#map=18/55.40960/10.43310"
+    )
     assert reply.referral == Referral("fritidsjob-hjaelp", "arbejde")
 
 

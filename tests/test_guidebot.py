@@ -66,16 +66,6 @@ async def test_edit_reply_is_edit_message_text_on_the_wire(guidebot) -> None:
     assert ours[0] == "editMessageText"
 
 
-async def test_send_pin_is_send_venue_on_the_wire(guidebot) -> None:
-    bot, request = guidebot
-    place = {"latitude": 55.4, "longitude": 10.43, "title": "Bydelshuset", "address": "Vollsmose"}
-    await bot.send_venue(42, **place)
-    await bot.send_pin(42, **place)
-    theirs, ours = _last_two(request)
-    assert ours == theirs
-    assert ours[0] == "sendVenue"
-
-
 async def test_replies_return_nothing(guidebot) -> None:
     bot, _ = guidebot
     assert await bot.send_reply(42, "Hej") is None

@@ -76,14 +76,21 @@ async def test_forged_and_stale_buttons_get_updated_menu(
     assert len(offline.calls_to("answerCallbackQuery")) == 4
 
 
-async def test_card_counts_once_per_day_then_sends_venue(
+async def test_card_counts_once_per_day_and_links_its_map(
     app: Application, offline: OfflineRequest, updates: Updates, engine: Engine, settings: Settings
 ) -> None:
-    """A contact card is counted once per resident and day and followed by its venue pin."""
+    """A contact card is counted once per resident and day; its place is a map link on the card,
+    not a second message."""
     service = "fritidsjob-hjaelp"
     for _ in range(3):
         await app.process_update(updates.press(engine.data("@" + service)))
-    assert len(offline.calls_to("sendVenue")) == 3
+    assert not offline.calls_to("sendVenue")
+    edit = offline.calls_to("editMessageText")[-1].params
+    markup = edit["reply_markup"]
+    keyboard = (json.loads(markup) if isinstance(markup, str) else markup)["inline_keyboard"]
+    venue = engine.card(service, "da").venue
+    assert venue is not None
+    assert keyboard[-1] == [{"text": venue.label, "url": venue.url}]
     rows = sqlite3.connect(settings.bot_database).execute("SELECT * FROM referrals").fetchall()
     # The day column is the bot's own today; what matters here is one count for three taps.
     assert [row[1:] for row in rows] == [("arbejde", service, 1)]

@@ -1,4 +1,4 @@
-"""The bot's ExtBot: the three reply calls the handlers make, and each update parsed once."""
+"""The bot's ExtBot: the two reply calls the handlers make, and each update parsed once."""
 
 from __future__ import annotations
 
@@ -50,14 +50,6 @@ class GuideBot(ExtBot[Any]):
         """editMessageText on a message in a chat."""
         await self.edit_message_text(
             text, chat_id=chat_id, message_id=message_id, reply_markup=reply_markup
-        )
-
-    async def send_pin(
-        self, chat_id: int, latitude: float, longitude: float, title: str, address: str
-    ) -> None:
-        """sendVenue."""
-        await self.send_venue(
-            chat_id, latitude=latitude, longitude=longitude, title=title, address=address
         )
 
     async def get_updates(self, *args: Any, **kwargs: Any) -> tuple[Update, ...]:

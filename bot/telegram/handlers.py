@@ -1,4 +1,4 @@
-"""Handlers: a Telegram update becomes one call of the guide, its reply a send, edit or venue."""
+"""Handlers: a Telegram update becomes one call of the guide, its reply a send or an edit."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from telegram.error import BadRequest, Conflict, Forbidden, TelegramError
 from telegram.ext import ApplicationHandlerStop
 
 from bot.callback import SHARE
-from bot.engine import Button, Engine, Reply
+from bot.engine import Button, Engine, Reply, Venue
 from bot.guide import Resident
 from bot.telegram.context import GuideContext
 
@@ -37,16 +37,21 @@ _SEND_INSTEAD = ("message to edit not found", "message can't be edited")
 
 
 def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
-    """The reply's buttons as an inline keyboard."""
-    return _markup(reply.buttons) if reply.buttons else None
+    """The reply's buttons as an inline keyboard, a card's "Show on map" link below them."""
+    if not reply.buttons and reply.venue is None:
+        return None
+    return _markup(reply.buttons, reply.venue)
 
 
 @lru_cache(maxsize=4096)
-def _markup(rows: tuple[tuple[Button, ...], ...]) -> InlineKeyboardMarkup:
+def _markup(rows: tuple[tuple[Button, ...], ...], venue: Venue | None) -> InlineKeyboardMarkup:
     # Screens repeat, so a keyboard is built once.
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in rows]
-    )
+    keys = [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in rows]
+    if venue is not None:
+        # A link, not a venue message: the card's text already has the address, and a second
+        # message would double what Telegram's limit of 30 a second lets through in a rush.
+        keys.append([InlineKeyboardButton(venue.label, url=venue.url)])
+    return InlineKeyboardMarkup(keys)
 
 
 def phone_keyboard(reply: Reply) -> ReplyKeyboardMarkup:
@@ -85,29 +90,15 @@ async def throttle(update: Update, context: GuideContext) -> None:
 
 
 async def _send(context: GuideContext, chat_id: int, reply: Reply) -> None:
-    """The reply as a new message, then its venue pin if it has one; a notice first, which also
-    takes a phone keyboard away, and a phone step with Telegram's share-my-number keyboard."""
+    """The reply as a new message; a notice first, which also takes a phone keyboard away, and a
+    phone step with Telegram's share-my-number keyboard."""
     if reply.notice:
         await context.bot.send_reply(chat_id, reply.notice, ReplyKeyboardRemove())
     markup = phone_keyboard(reply) if reply.phone else keyboard(reply)
     await context.bot.send_reply(chat_id, reply.text, markup)
-    await _send_venue(context, chat_id, reply)
 
 
 reply_to = _send
-
-
-async def _send_venue(context: GuideContext, chat_id: int, reply: Reply) -> None:
-    if reply.venue is None:
-        return
-    venue = reply.venue
-    await context.bot.send_pin(
-        chat_id,
-        latitude=venue.latitude,
-        longitude=venue.longitude,
-        title=venue.title,
-        address=venue.address or venue.title,
-    )
 
 
 async def _edit(context: GuideContext, message: MaybeInaccessibleMessage, reply: Reply) -> None:
@@ -127,7 +118,6 @@ async def _edit(context: GuideContext, message: MaybeInaccessibleMessage, reply:
             return
         if not _is(error, _HARMLESS):
             raise
-    await _send_venue(context, message.chat.id, reply)
 
 
 async def on_command(update: Update, context: GuideContext) -> None:
@@ -147,8 +137,14 @@ async def on_button(update: Update, context: GuideContext) -> None:
     if query is None:
         return
     # The answer stops the spinner on the button. It is not a message, so Telegram's rate limit
-    # does not hold it back: sent beside the edit, not before it, a tap costs one round trip.
-    await asyncio.gather(_answer(query), _show(context, query))
+    # does not hold it back (python-telegram-bot's limiter counts calls with a chat_id). It goes
+    # on the wire first, before a newcomer's hash; the edit is made meanwhile, not after the
+    # answer's round trip, so a tap costs one round trip.
+    show = asyncio.ensure_future(_show(context, query))
+    try:
+        await _answer(query)
+    finally:
+        await show
 
 
 async def _answer(query: CallbackQuery) -> None:

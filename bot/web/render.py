@@ -66,10 +66,8 @@ def _web(value: str, _reply: Reply) -> str | None:
 
 def _map(value: str, reply: Reply) -> str:
     """OpenStreetMap at the service's pin, or a search for its address when it has none."""
-    venue = reply.venue
-    if venue is not None:
-        lat, lon = f"{venue.latitude:.5f}", f"{venue.longitude:.5f}"
-        return f"https://www.openstreetmap.org/?mlat={lat}&mlon={lon}#map=18/{lat}/{lon}"
+    if reply.venue is not None:
+        return reply.venue.url
     return "https://www.openstreetmap.org/search?query=" + quote(value)
 
 
