@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -188,12 +189,11 @@ class FollowUps:
         today = self.today()
         rows = [row for row in await self._rows() if row[4] <= today]
         await self.storage.delete_followups([row[0] for row in rows])
-        due = []
-        for _sealed, resident, service, goal, _due in rows:
-            if resident is None:
-                continue  # written under a key that was replaced: no one to ask
-            await self.storage.count_followup(week_of(today), goal, service, ASKED)
-            due.append(Due(resident, service, goal))
+        # Rows written under a key that was replaced have no one to ask.
+        due = [Due(who, service, goal) for _s, who, service, goal, _d in rows if who is not None]
+        # One write per goal and service, not one per question.
+        for (goal, service), n in Counter((d.goal, d.service) for d in due).items():
+            await self.storage.count_followup(week_of(today), goal, service, ASKED, n)
         return due
 
     async def purge(self) -> int:

@@ -236,9 +236,11 @@ class Storage:
         self._usage[day.isoformat(), dimension, key] += 1
         await self._write()
 
-    async def count_followup(self, week: str, goal: str, service: str, outcome: str) -> None:
-        """Add one to a follow-up counter such as (2026-W49, arbejde, mentor, asked)."""
-        self._followup_counts[week, goal, service, outcome] += 1
+    async def count_followup(
+        self, week: str, goal: str, service: str, outcome: str, n: int = 1
+    ) -> None:
+        """Add n to a follow-up counter such as (2026-W49, arbejde, mentor, asked)."""
+        self._followup_counts[week, goal, service, outcome] += n
         await self._write()
 
     async def set_language(self, resident: bytes, language: str, month: str) -> None:
