@@ -17,6 +17,7 @@ again, "s" stop asking.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import secrets
@@ -234,9 +235,7 @@ def with_offer(engine: Engine, reply: Reply, language: str) -> Reply:
     referral = reply.referral
     row = (Button(tr.gettext(OFFER), data(engine, OPT_IN, referral.service, referral.goal)),)
     rows = (*reply.buttons, *_bidi_rows([row], tr))
-    return Reply(
-        reply.text, rows, reply.venue, reply.referral, reply.language, reply.screen, reply.unmatched
-    )
+    return dataclasses.replace(reply, buttons=rows)
 
 
 def with_privacy(engine: Engine, reply: Reply, language: str) -> Reply:
@@ -255,7 +254,7 @@ def with_privacy(engine: Engine, reply: Reply, language: str) -> Reply:
 
 
 def confirmed(engine: Engine, action: Action, language: str, *, kept: bool) -> Reply:
-    """The card again (no pin, not counted again), with what was kept or that it failed."""
+    """The card again (not counted again), with what was kept or that it failed."""
     tr = engine.catalogs[language]
     _ = tr.gettext
     card = engine.card(action.service, language)
@@ -270,7 +269,7 @@ def confirmed(engine: Engine, action: Action, language: str, *, kept: bool) -> R
         # Translators: the database failed just when a resident asked to be asked in a week.
         note = _("Sorry, that did not work just now. Please try again later.")
     text = f"{card.text}\n\n{tr.bidi(note)}"
-    return Reply(text, card.buttons, screen=f"{PREFIX}{OPT_IN}")
+    return Reply(text, card.buttons, venue=card.venue, screen=f"{PREFIX}{OPT_IN}")
 
 
 def question(engine: Engine, due: Due, language: str) -> Reply:
