@@ -9,6 +9,7 @@ import itertools
 import json
 import re
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,15 @@ SECRET = "S3cret-token_1-for-the-tests"
 URL = "https://example.invalid/hook"
 HEADER = "X-Telegram-Bot-Api-Secret-Token"
 _update_ids = itertools.count(900_001)
+_started: list[BotProcess] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_bot_left() -> Iterator[None]:
+    """A test that fails before it stops its bot leaves no process behind."""
+    yield
+    while _started:
+        _started.pop().kill()
 
 
 def free_port() -> int:
@@ -62,7 +72,9 @@ async def start_webhook_bot(
     args = ["--webhook", "--listen", "127.0.0.1", "--port", str(port), "--url", URL]
     if secret is not None:
         _env_file(workdir, secret)
-    return await start_bot(botapi, workdir, *args)
+    bot = await start_bot(botapi, workdir, *args)
+    _started.append(bot)
+    return bot
 
 
 def _env_file(workdir: Path, secret: str) -> None:
