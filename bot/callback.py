@@ -263,8 +263,9 @@ class CallBacks:
             "If you ask a person to call you, the topic, whether you need an interpreter and "
             "your phone number are sent as one message to the local staff's chat, and nothing "
             "else about you. The number is kept only in that message: staff remove it when they "
-            "have called you, and the bot removes it after 7 days at the latest. The bot stores "
-            "only how many calls were asked for per week, topic and interpreter language."
+            "have called you, and the bot removes it after 7 days at the latest. The bot counts "
+            "only how many calls were asked for each day, by topic and, separately, by "
+            "interpreter language."
         )
 
     # -- the staff chat ----------------------------------------------------------------------------

@@ -610,3 +610,25 @@ async def test_a_web_page_with_a_number_is_not_shown_after_the_request_expired(
     finally:
         await runner.cleanup()
     assert not staff_messages(botapi)
+
+
+async def test_a_staff_chat_id_telegram_does_not_know_is_named_in_the_log(
+    botapi: RecordingBotAPI, bot: GuideApplication, tmp_path: Path
+) -> None:
+    """A mistyped BOT_STAFF_CHAT_ID ("chat not found"): one line naming the setting, and the
+    resident gets a number to phone."""
+    amina = User(5550160, "Amina", None, "en")
+    await to_phone_step(botapi, amina)
+    await say(botapi, amina, "20 30 40 50", count=2)
+    botapi.fail_next("sendMessage", status=400, description="Bad Request: chat not found")
+    answer = await press(botapi, amina, "call.send")
+    assert "could not be passed on" in answer["text"]
+    assert "☎️ +45 65 00 00 01" in answer["text"]
+    lines = [
+        line
+        for line in (tmp_path / "bot.log").read_text().splitlines()
+        if "BOT_STAFF_CHAT_ID" in line
+    ]
+    assert len(lines) == 1
+    assert "no such chat" in lines[0]
+    audit(tmp_path, botapi)
