@@ -280,7 +280,7 @@ class Engine:
             sos = self._nav(self.content.start, tr)[-1:]
             return Reply(
                 tr.bidi(warning) + "\n\n" + pointer.text,
-                (*pointer.buttons, *_bidi_rows([sos], tr)),
+                (*pointer.buttons, *bidi_rows([sos], tr)),
                 screen="pointer",
                 danger=danger,
                 unmatched=True,
@@ -408,7 +408,7 @@ class Engine:
         self, text: str, rows: list[tuple[Button, ...]], tr: Translator, screen: str
     ) -> Reply:
         """A reply with right-to-left-safe text and labels."""
-        return Reply(tr.bidi(text), _bidi_rows(rows, tr), screen=screen)
+        return Reply(tr.bidi(text), bidi_rows(rows, tr), screen=screen)
 
     def _topic_label(self, screen_id: str, tr: Translator) -> str:
         """What the menu calls a pathway: the label of the menu button that leads to it."""
@@ -482,7 +482,7 @@ class Engine:
             )
         return Reply(
             tr.bidi(render_card(service, tr, now)),
-            _bidi_rows([self._nav(back, tr, here=back)], tr),
+            bidi_rows([self._nav(back, tr, here=back)], tr),
             venue=venue,
             referral=Referral(service_id, goal),
             screen=CARD_PREFIX + service_id,
@@ -774,9 +774,7 @@ def _time(value: dt.time, language: str) -> str:
     return format_time(value, pattern, locale=language)
 
 
-def _bidi_rows(
-    rows: Iterable[tuple[Button, ...]], tr: Translator
-) -> tuple[tuple[Button, ...], ...]:
+def bidi_rows(rows: Iterable[tuple[Button, ...]], tr: Translator) -> tuple[tuple[Button, ...], ...]:
     """Buttons with right-to-left-safe labels (a no-op for left-to-right languages)."""
     if not tr.rtl:
         return tuple(rows)

@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from bot.engine import CARD_PREFIX, Button, Engine, Reply, _bidi_rows
+from bot.engine import CARD_PREFIX, Button, Engine, Reply, bidi_rows
 from bot.i18n import N_
 from bot.privacy import DailyOnce, ResidentKey
 from bot.storage import Storage, StorageFault
@@ -234,7 +234,7 @@ def with_offer(engine: Engine, reply: Reply, language: str) -> Reply:
     tr = engine.catalogs[language]
     referral = reply.referral
     row = (Button(tr.gettext(OFFER), data(engine, OPT_IN, referral.service, referral.goal)),)
-    rows = (*reply.buttons, *_bidi_rows([row], tr))
+    rows = (*reply.buttons, *bidi_rows([row], tr))
     return dataclasses.replace(reply, buttons=rows)
 
 
@@ -291,7 +291,7 @@ def question(engine: Engine, due: Due, language: str) -> Reply:
         (button(_("Show me the card again"), "c"),),
         (button(_("Stop asking"), "s"),),
     ]
-    return Reply(tr.bidi(text), _bidi_rows(rows, tr), screen=f"{PREFIX}question")
+    return Reply(tr.bidi(text), bidi_rows(rows, tr), screen=f"{PREFIX}question")
 
 
 def answered(engine: Engine, action: Action, language: str) -> Reply:
@@ -311,4 +311,4 @@ def answered(engine: Engine, action: Action, language: str) -> Reply:
     else:
         text = _("All right, I will not ask again.")
     rows.append(menu)
-    return Reply(tr.bidi(text), _bidi_rows(rows, tr), screen=f"{PREFIX}{action.action}")
+    return Reply(tr.bidi(text), bidi_rows(rows, tr), screen=f"{PREFIX}{action.action}")
