@@ -250,7 +250,14 @@ def with_privacy(engine: Engine, reply: Reply, language: str) -> Reply:
         "at once, and it is deleted after 14 days at the latest. Your answer only adds one to a "
         "count per week, service and answer."
     )
-    return Reply(f"{reply.text}\n\n{tr.bidi(note)}", reply.buttons, screen=reply.screen)
+    # Translators: follows the paragraph above; "these waiting questions" are the follow-ups.
+    stolen = tr.gettext(
+        "Whoever had the bot's files and its secret key could read these waiting questions too: "
+        "which chat asked about which service, until the question is sent."
+    )
+    return Reply(
+        f"{reply.text}\n\n{tr.bidi(note)} {tr.bidi(stolen)}", reply.buttons, screen=reply.screen
+    )
 
 
 def confirmed(engine: Engine, action: Action, language: str, *, kept: bool) -> Reply:

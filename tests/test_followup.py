@@ -324,7 +324,8 @@ async def test_the_web_chat_offers_no_followup(
 async def test_privacy_describes_the_followup_in_every_language(
     engine: Engine, storage: Storage, catalogs: Catalogs
 ) -> None:
-    """/privacy quotes the button, says encrypted and 14 days, in all seven languages."""
+    """/privacy quotes the button, says encrypted and 14 days, in all seven languages, and what
+    a stolen key opens of it."""
     from bot.residents import Residents
 
     guide = Guide(engine, Residents(storage, ResidentKey.random(), COPENHAGEN), "da")
@@ -337,6 +338,8 @@ async def test_privacy_describes_the_followup_in_every_language(
         assert "14" in reply.text, language
         if language == "en":
             english = button
+            # What a stolen database and key still open: the pending questions.
+            assert "secret key could read these waiting questions" in reply.text
     for language in LANGUAGES:
         if language != "en":
             assert catalogs[language].gettext(followup.OFFER) != f"🔔 {english}", language
