@@ -109,7 +109,7 @@ class Scale:
             memory_counts=(1_000, 2_000),
             memory_reps=1,
             e2e_reps=1,
-            e2e_residents=10,
+            e2e_residents=30,  # enough CPU for the minimal bot's greeting to read above 0 ticks
             e2e_per_resident=3,
             paced_residents=5,
             paced_presses=2,
