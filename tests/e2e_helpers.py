@@ -13,6 +13,7 @@ import subprocess
 import sys
 import unicodedata
 from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from typing import Any
 import pytest
 
 from bot.engine import Engine
+from bot.services import Services
+from bot.telegram.context import GuideApplication
 from tests.botapi import FakeBotAPI, Json, Resident
 from tests.conftest import TOKEN
 
@@ -139,6 +142,27 @@ async def start_bot(
         bot.kill()
         raise
     return bot
+
+
+@asynccontextmanager
+async def polling(
+    application: GuideApplication, services: Services
+) -> AsyncIterator[GuideApplication]:
+    """The Application long-polling the Bot API server in this process, in `run_polling`'s
+    order of steps; afterwards stopped, shut down and its services closed."""
+    await application.initialize()
+    await application.post_init(application)  # type: ignore[misc]
+    assert application.updater is not None
+    await application.updater.start_polling(poll_interval=0, timeout=1)
+    await application.start()
+    try:
+        yield application
+    finally:
+        await application.updater.stop()
+        await application.stop()
+        await application.post_shutdown(application)  # type: ignore[misc]
+        await application.shutdown()
+        await services.close()
 
 
 async def run_cli(*args: str, env: dict[str, str], cwd: Path) -> tuple[int, str]:

@@ -28,6 +28,7 @@ from bot.telegram import build_application
 from bot.telegram import callback as telegram_callback
 from bot.telegram.context import GuideApplication
 from bot.web import WebChat, start
+from tests import e2e_helpers
 from tests.botapi import Json
 from tests.botapi import Resident as User
 from tests.conftest import TOKEN
@@ -92,19 +93,8 @@ async def polling(
     application = build_application(settings, engine, services, rate_limit=False)
     assert application.parts.guide.callbacks is not None
     application.parts.guide.callbacks.clock = clock
-    await application.initialize()
-    await application.post_init(application)  # type: ignore[misc]
-    assert application.updater is not None
-    await application.updater.start_polling(poll_interval=0, timeout=1)
-    await application.start()
-    try:
-        yield application
-    finally:
-        await application.updater.stop()
-        await application.stop()
-        await application.post_shutdown(application)  # type: ignore[misc]
-        await application.shutdown()
-        await services.close()
+    async with e2e_helpers.polling(application, services) as running:
+        yield running
 
 
 @pytest.fixture

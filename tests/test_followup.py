@@ -30,7 +30,14 @@ from bot.telegram import followups as face
 from bot.telegram.context import GuideApplication
 from tests.botapi import Resident as Person
 from tests.conftest import TOKEN
-from tests.e2e_helpers import RecordingBotAPI, _data, _menu_message, _press, assert_nothing_personal
+from tests.e2e_helpers import (
+    RecordingBotAPI,
+    _data,
+    _menu_message,
+    _press,
+    assert_nothing_personal,
+    polling,
+)
 
 COPENHAGEN = ZoneInfo("Europe/Copenhagen")
 pytestmark = pytest.mark.timeout(120)
@@ -79,19 +86,8 @@ async def bot(
     services = await Services.open(settings)
     services.followups.clock = clock
     application = build_application(settings, engine, services, rate_limit=False)
-    await application.initialize()
-    await application.post_init(application)  # type: ignore[misc]
-    await application.start()
-    assert application.updater is not None
-    await application.updater.start_polling(poll_interval=0, timeout=1)
-    try:
-        yield application
-    finally:
-        await application.updater.stop()
-        await application.stop()
-        await application.post_shutdown(application)  # type: ignore[misc]
-        await application.shutdown()
-        await services.close()
+    async with polling(application, services) as running:
+        yield running
 
 
 def rows(settings: Settings, query: str) -> list[tuple[Any, ...]]:
