@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from babel import Locale
@@ -23,7 +24,7 @@ from bot.content.models import (
     Screen,
     Service,
 )
-from bot.hours import OpenState, open_state
+from bot.hours import OpenState, danish_holidays, open_state
 from bot.i18n import (
     FALLBACK_LANGUAGE,
     LANGUAGES,
@@ -130,18 +131,40 @@ class Engine:
         self._emergency = emergency.screen if emergency else None
         self._cached_crisis = lru_cache(maxsize=256)(self._render_crisis)
         self._cached_suggestions = lru_cache(maxsize=1024)(self._render_suggestions)
+        self._training = threading.Lock()
+        self._understanding: Understanding | None = None
 
-    @cached_property
+    @property
     def understanding(self) -> Understanding:
         """The typed-text reader, trained on first use (about 0.15 s): buttons need none of it,
         so `vollsmose-bot run` builds it in the background while the bot starts."""
-        content = self.content
-        return Understanding.build(
-            {pid: (p.keywords, p.examples) for pid, p in content.pathways.items()},
-            content.crisis,
-            content.understanding,
-            content.understanding.work,
-        )
+        # A lock, not cached_property: the background thread and a resident's first message may
+        # both ask, and since Python 3.12 cached_property would train the model twice.
+        with self._training:
+            if self._understanding is None:
+                content = self.content
+                self._understanding = Understanding.build(
+                    {pid: (p.keywords, p.examples) for pid, p in content.pathways.items()},
+                    content.crisis,
+                    content.understanding,
+                    content.understanding.work,
+                )
+            return self._understanding
+
+    def warm_up(self) -> None:
+        """Load what the first typed message and the first cards would otherwise load while
+        residents wait: the model, the holidays, and CLDR's data for every language a card shows
+        (dates and times in each shipped language, the names of the languages staff speak)."""
+        self.understanding  # noqa: B018 (trains the model)
+        now = self.clock().astimezone(self.timezone)
+        danish_holidays({now.year, now.year + 1})  # a card looks two weeks ahead
+        services = self.content.services.values()
+        for code in sorted({code for service in services for code in service.languages}):
+            native_name(code)
+        with_hours = [service for service in services if service.hours]
+        for language in LANGUAGES:
+            for service in with_hours[:1]:
+                render_card(service, self.catalogs[language], now)
 
     # -- entry points ----------------------------------------------------------------------------
 

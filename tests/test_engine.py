@@ -258,3 +258,33 @@ def test_typed_text_points_to_the_menu(engine: Engine) -> None:
     assert reply.unmatched
     assert reply.text.startswith("I work best with the buttons")
     assert reply.buttons == engine.menu("en").buttons
+
+
+def test_the_model_is_trained_once_when_the_warm_up_and_a_first_message_ask_together(
+    content: Content, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`vollsmose-bot run` trains the model in a thread while the bot connects; a resident who
+    types meanwhile waits for that model instead of training a second one."""
+    import threading
+
+    from bot.understanding import Understanding
+
+    trainings: list[int] = []
+    build = Understanding.build
+    started = threading.Event()
+
+    def slow_build(*args: object, **kwargs: object) -> Understanding:
+        trainings.append(1)
+        started.set()
+        threading.Event().wait(0.2)  # long enough for the second thread to arrive meanwhile
+        return build(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Understanding, "build", staticmethod(slow_build))
+    engine = Engine(content, Catalogs(tmp_path))
+    warm_up = threading.Thread(target=engine.warm_up)
+    warm_up.start()
+    started.wait(10)
+    reply = engine.typed("hjælp min mand slår mig", "da")
+    warm_up.join(10)
+    assert trainings == [1]
+    assert "112" in reply.text

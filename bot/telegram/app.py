@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import gc
 import logging
 import ssl
 from typing import Any
@@ -27,7 +29,6 @@ from bot.config import Settings
 from bot.engine import Engine
 from bot.flood import Throttle
 from bot.guide import COMMANDS, LISTED, Guide
-from bot.hours import danish_holidays
 from bot.services import Services
 from bot.telegram import callback, followups, handlers, staff
 from bot.telegram.commands import set_commands
@@ -75,6 +76,8 @@ def rate_limiter() -> AIORateLimiter:
 
 # Language choices unused for six months are deleted at start and every night at this time.
 PURGE_TIME = dt.time(3, 30)
+# New objects between two collections of the youngest generation (Python's default: 700).
+YOUNGEST_COLLECTED_AFTER = 50_000
 
 
 def build_application(
@@ -186,15 +189,27 @@ async def _post_init(built: Application[Any, Any, Any, Any, Any, Any]) -> None:
             time=PURGE_TIME.replace(tzinfo=settings.timezone),
             name="purge-language-choices",
         )
-    # The first contact card would import the holidays library (about 0.3 s of CPU) while
-    # residents wait for their answers; in a burst every answer behind it would wait too.
-    year = dt.datetime.now(settings.timezone).year
-    danish_holidays({year, year + 1})  # next year's: a card looks two weeks ahead
-    catalogs = application.parts.guide.engine.catalogs
+    # The first card would import the holidays library (about 0.3 s of CPU) and read CLDR's
+    # data while residents wait for their answers; in a burst every answer behind it would wait.
+    engine = application.parts.guide.engine
+    await asyncio.to_thread(engine.warm_up)
+    _settle()
+    catalogs = engine.catalogs
     await set_commands(application.bot, catalogs, settings.bot_default_language, LISTED)
     await staff.start(application)  # staff commands, Monday report job, catch-up
     await callback.start(application)  # numbers 7 days old leave the staff chat
     log.info("ready: content version %s", application.parts.guide.engine.content.version)
+
+
+def _settle() -> None:
+    """Tell the garbage collector that start-up is over (gc.freeze) and that bursts are normal."""
+    # Content, catalogs and the model live as long as the process: frozen, no full collection
+    # walks their 120,000 objects again. And a burst keeps thousands of updates' objects alive
+    # at once, which Python's collection of the youngest objects, every 700 new ones, walked
+    # again and again. In a burst of 5,000 updates collecting took 0.38 ms of CPU per update (a
+    # minimal bot: 0.21 ms), now 0.05 ms; the burst's peak memory grew by 3 MB, 2 %.
+    gc.freeze()
+    gc.set_threshold(YOUNGEST_COLLECTED_AFTER, *gc.get_threshold()[1:])
 
 
 async def _purge(application: GuideApplication) -> None:
