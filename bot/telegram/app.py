@@ -34,6 +34,7 @@ from bot.telegram import callback, followups, handlers, staff
 from bot.telegram.commands import set_commands
 from bot.telegram.context import GuideApplication, GuideContext, Parts, guide_application
 from bot.telegram.guidebot import GuideBot
+from bot.telegram.limiter import ArrivalOrderLimiter
 from bot.telegram.processor import PerResidentUpdateProcessor
 from bot.telegram.request import RetryingRequest
 
@@ -114,7 +115,7 @@ def build_application(
         base_file_url=f"{settings.telegram_api_url}/file/bot",
         request=request,
         get_updates_request=updates_request,
-        rate_limiter=rate_limiter() if rate_limit else None,
+        rate_limiter=ArrivalOrderLimiter(rate_limiter()) if rate_limit else None,
     )
     desk = callback.TelegramDesk(bot, lambda: settings.bot_staff_chat_id or 0)
     callbacks = None

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable
 from typing import Any
 
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
+
+from bot.telegram.limiter import ARRIVED
 
 # The base class's semaphore is taken before our per-resident lock, so a resident's queued
 # updates would hold its slots while they wait; keep it wide and bound real work ourselves.
@@ -37,6 +40,8 @@ class PerResidentUpdateProcessor(BaseUpdateProcessor):
         return 0
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        # Replies held back by Telegram's limit go out in the order their updates arrived.
+        ARRIVED.set(time.monotonic())
         key = self._key(update)
         lock, waiting = self._locks.get(key) or (asyncio.Lock(), 0)
         self._locks[key] = (lock, waiting + 1)
