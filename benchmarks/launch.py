@@ -19,7 +19,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 from telegram.ext import ApplicationBuilder, CallbackQueryHandler, MessageHandler, filters
 
-from bot.telegram.app import MAX_CONCURRENT_UPDATES, rate_limiter
+from bot.telegram.app import MAX_CONCURRENT_UPDATES, rate_limiter, settle
 from bot.telegram.request import RetryingRequest
 
 
@@ -87,6 +87,10 @@ def minimal(answers_file: Path, limiter: bool) -> int:
         text, markup = replies["texts"][message.text or ""]
         await context.bot.send_message(message.chat.id, text, reply_markup=markup)
 
+    if os.environ.get("BENCH_MINIMAL_GC") == "ours":
+        # A diagnostic: the minimal bot with our bot's garbage-collector settings, so the
+        # ratio shows what our own code costs on top of the library's (benchmarks/README.md).
+        settle()
     application.add_handler(CallbackQueryHandler(on_press))
     application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, on_text))
     application.run_polling(allowed_updates=Update.ALL_TYPES)

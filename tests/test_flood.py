@@ -16,6 +16,7 @@ from bot.engine import Engine
 from bot.flood import Throttle
 from bot.services import Services
 from bot.telegram import build_application, handlers
+from bot.telegram.limiter import ArrivalOrderLimiter
 from bot.telegram.offline import OfflineRequest
 from bot.telegram.request import RetryingRequest
 from tests.conftest import Updates
@@ -202,11 +203,13 @@ async def test_default_build_sends_through_the_rate_limiter(
     settings: Settings, engine: Engine, services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Without an injected client the bot talks through RetryingRequest and AIORateLimiter
-    (retrying 429s), with the default throttle registered before every other handler."""
+    (retrying 429s, its held-back calls in arrival order), with the default throttle registered
+    before every other handler."""
     application = build_application(settings, engine, services)
     limiter = application.bot.rate_limiter
-    assert isinstance(limiter, AIORateLimiter)
-    assert limiter._max_retries == 3
+    assert isinstance(limiter, ArrivalOrderLimiter)
+    assert isinstance(limiter.inner, AIORateLimiter)
+    assert limiter.inner._max_retries == 3
     assert isinstance(application.bot.request, RetryingRequest)
     throttle = application.parts.throttle
     assert (throttle.burst, throttle.rate, throttle.cooldown) == (20, 1.0, 30.0)

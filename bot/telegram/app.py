@@ -194,7 +194,7 @@ async def _post_init(built: Application[Any, Any, Any, Any, Any, Any]) -> None:
     # data while residents wait for their answers; in a burst every answer behind it would wait.
     engine = application.parts.guide.engine
     await asyncio.to_thread(engine.warm_up)
-    _settle()
+    settle()
     catalogs = engine.catalogs
     await set_commands(application.bot, catalogs, settings.bot_default_language, LISTED)
     await staff.start(application)  # staff commands, Monday report job, catch-up
@@ -202,7 +202,7 @@ async def _post_init(built: Application[Any, Any, Any, Any, Any, Any]) -> None:
     log.info("ready: content version %s", application.parts.guide.engine.content.version)
 
 
-def _settle() -> None:
+def settle() -> None:
     """Tell the garbage collector that start-up is over (gc.freeze) and that bursts are normal."""
     # Content, catalogs and the model live as long as the process: frozen, no full collection
     # walks their 120,000 objects again. And a burst keeps thousands of updates' objects alive

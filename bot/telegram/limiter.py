@@ -28,10 +28,10 @@ class ArrivalOrderLimiter(BaseRateLimiter[int]):
     are not limited and pass at once.
     """
 
-    __slots__ = ("_inner", "_order", "_passing", "_waiting")
+    __slots__ = ("_order", "_passing", "_waiting", "inner")
 
     def __init__(self, inner: AIORateLimiter) -> None:
-        self._inner = inner
+        self.inner = inner
         # (arrival, order of asking, granted): the next call to enter the inner limiter.
         self._waiting: list[tuple[float, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
@@ -39,11 +39,11 @@ class ArrivalOrderLimiter(BaseRateLimiter[int]):
 
     async def initialize(self) -> None:
         """Set up the inner limiter."""
-        await self._inner.initialize()
+        await self.inner.initialize()
 
     async def shutdown(self) -> None:
         """Release the inner limiter."""
-        await self._inner.shutdown()
+        await self.inner.shutdown()
 
     async def process_request(
         self,
@@ -56,9 +56,7 @@ class ArrivalOrderLimiter(BaseRateLimiter[int]):
     ) -> _Result:
         """Wait for this update's turn, then for the inner limiter, then make the call."""
         if data.get("chat_id") is None:  # not limited by the inner limiter either
-            return await self._inner.process_request(
-                callback, args, kwargs, endpoint, data, rate_limit_args
-            )
+            return await self._inner(callback, args, kwargs, endpoint, data, rate_limit_args)
         await self._turn(ARRIVED.get() or time.monotonic())
         handed_on = False
 
@@ -72,12 +70,28 @@ class ArrivalOrderLimiter(BaseRateLimiter[int]):
             return await callback(*call_args, **call_kwargs)
 
         try:
-            return await self._inner.process_request(
-                call, args, kwargs, endpoint, data, rate_limit_args
-            )
+            return await self._inner(call, args, kwargs, endpoint, data, rate_limit_args)
         finally:
             if not handed_on:  # failed or cancelled before reaching Telegram
                 self._hand_on()
+
+    async def _inner(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, _Result]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> _Result:
+        return await self.inner.process_request(
+            callback=callback,
+            args=args,
+            kwargs=kwargs,
+            endpoint=endpoint,
+            data=data,
+            rate_limit_args=rate_limit_args,
+        )
 
     async def _turn(self, arrived: float) -> None:
         if not self._passing and not self._waiting:
