@@ -354,6 +354,11 @@ class Storage:
         return len(batch)
 
     async def _transaction(self, statement: str, rows: list[tuple[object, ...]]) -> None:
+        if len(rows) == 1:
+            # One statement is a transaction of its own (autocommit): one trip to SQLite's
+            # thread instead of three, each about 0.1 ms of CPU; a single card is the usual case.
+            await self._db.execute(statement, rows[0])
+            return
         try:
             await self._db.execute("BEGIN IMMEDIATE")
             await self._db.executemany(statement, rows)
