@@ -79,7 +79,7 @@ class Scale:
     rss_reps: int = 3
     memory_counts: tuple[int, ...] = (10_000, 100_000)
     memory_reps: int = 2  # deterministic to the byte; two show that
-    e2e_reps: int = 3  # rounds of each bot, alternated, in the end-to-end rows
+    e2e_reps: int = 5  # rounds of each bot, alternated: the machine's speed drifts between them
     e2e_residents: int = 500
     e2e_per_resident: int = 10
     paced_reps: int = 1
