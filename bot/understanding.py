@@ -264,13 +264,19 @@ class DangerSignals:
     ) -> None:
         for position, token_forms in enumerate(forms):
             for form in token_forms:
+                # Every pattern under this form's first three letters; the other forms of the
+                # token that a first word could match share them, so they are tried here too.
                 for pattern in index.get(form[:3], ()):
-                    if pattern.kind not in found and self._occurs(pattern, forms, position):
+                    if (
+                        pattern.kind not in found
+                        and pattern.words[0].matches(form)
+                        and self._follows(pattern, forms, position)
+                    ):
                         found.add(pattern.kind)
 
-    def _occurs(self, pattern: _Pattern, forms: list[tuple[str, ...]], position: int) -> bool:
-        if not any(pattern.words[0].matches(form) for form in forms[position]):
-            return False
+    def _follows(self, pattern: _Pattern, forms: list[tuple[str, ...]], position: int) -> bool:
+        """Whether the pattern's other words follow the word at position, in order and within
+        GAP other words of each other."""
         at = position
         for pattern_word in pattern.words[1:]:
             for step in range(1, self.GAP + 2):
