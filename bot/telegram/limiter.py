@@ -55,10 +55,10 @@ class ArrivalOrderLimiter(BaseRateLimiter[int]):
         rate_limit_args: int | None,
     ) -> _Result:
         """Wait for this update's turn, then for the inner limiter, then make the call."""
-        if data.get("chat_id") is None:  # not limited by the inner limiter either
-            return await self._inner(callback, args, kwargs, endpoint, data, rate_limit_args)
-        await self._turn(ARRIVED.get() or time.monotonic())
-        handed_on = False
+        limited = data.get("chat_id") is not None  # the only calls the inner limiter holds back
+        if limited:
+            await self._turn(ARRIVED.get() or time.monotonic())
+        handed_on = not limited
 
         async def call(*call_args: Any, **call_kwargs: Any) -> _Result:
             # Inside the inner limiter: the next call may queue for it now. A retry after a 429
@@ -70,28 +70,17 @@ class ArrivalOrderLimiter(BaseRateLimiter[int]):
             return await callback(*call_args, **call_kwargs)
 
         try:
-            return await self._inner(call, args, kwargs, endpoint, data, rate_limit_args)
+            return await self.inner.process_request(
+                callback=call,
+                args=args,
+                kwargs=kwargs,
+                endpoint=endpoint,
+                data=data,
+                rate_limit_args=rate_limit_args,
+            )
         finally:
             if not handed_on:  # failed or cancelled before reaching Telegram
                 self._hand_on()
-
-    async def _inner(
-        self,
-        callback: Callable[..., Coroutine[Any, Any, _Result]],
-        args: Any,
-        kwargs: dict[str, Any],
-        endpoint: str,
-        data: dict[str, Any],
-        rate_limit_args: int | None,
-    ) -> _Result:
-        return await self.inner.process_request(
-            callback=callback,
-            args=args,
-            kwargs=kwargs,
-            endpoint=endpoint,
-            data=data,
-            rate_limit_args=rate_limit_args,
-        )
 
     async def _turn(self, arrived: float) -> None:
         if not self._passing and not self._waiting:
