@@ -38,23 +38,33 @@ def _call(
     )
 
 
+async def _occupy(
+    limiter: ArrivalOrderLimiter, sent: list[str], arrived: float
+) -> list[asyncio.Task[Any]]:
+    """Two calls after which the next ones queue: "first" takes the free slot, "waiting" holds
+    the turn while it waits for the limiter."""
+    calls = [
+        _call(limiter, sent, "first", arrived - 1, chat=True),
+        _call(limiter, sent, "waiting", arrived, chat=True),
+    ]
+    await asyncio.sleep(0)
+    return calls
+
+
 async def test_held_back_replies_go_out_in_the_order_their_updates_arrived() -> None:
     limiter = await _limiter()
     sent: list[str] = []
     now = time.monotonic()
-    # The first call takes the free slot and the next waits for the limiter; the others queue,
-    # asked for in another order than their updates arrived (a resident's second press asks
-    # only when the first is done).
-    first = _call(limiter, sent, "first", now - 6, chat=True)
-    waiting = _call(limiter, sent, "waiting", now - 5, chat=True)
-    await asyncio.sleep(0)
+    # The others queue, asked for in another order than their updates arrived (a resident's
+    # second press asks only when the first is done).
+    busy = await _occupy(limiter, sent, now - 5)
     calls = [
         _call(limiter, sent, "late", now - 1, chat=True),
         _call(limiter, sent, "early", now - 4, chat=True),
         _call(limiter, sent, "middle", now - 2, chat=True),
     ]
     answer = _call(limiter, sent, "answer", None, chat=False)
-    await asyncio.gather(first, waiting, *calls, answer)
+    await asyncio.gather(*busy, *calls, answer)
     assert sent.index("answer") <= 2, "a button answer is not held back"
     assert [name for name in sent if name != "answer"] == [
         "first",
@@ -70,14 +80,12 @@ async def test_a_cancelled_waiting_call_is_never_sent_and_holds_no_one_up() -> N
     limiter = await _limiter()
     sent: list[str] = []
     now = time.monotonic()
-    first = _call(limiter, sent, "first", now - 4, chat=True)
-    waiting = _call(limiter, sent, "waiting", now - 3, chat=True)
-    await asyncio.sleep(0)
+    busy = await _occupy(limiter, sent, now - 3)
     cancelled = _call(limiter, sent, "cancelled", now - 2, chat=True)
     after = _call(limiter, sent, "after", now - 1, chat=True)
     await asyncio.sleep(0)
     cancelled.cancel()
-    await asyncio.gather(first, waiting, after)
+    await asyncio.gather(*busy, after)
     assert cancelled.cancelled()
     assert sent == ["first", "waiting", "after"]
     # And the turn is free again: a new call goes out.
