@@ -205,7 +205,7 @@ def _engine(settings: Settings) -> Engine:
         )
     engine = Engine(load_content(settings.bot_content_dir), catalogs, settings.timezone)
     # The typed-text model trains while the bot connects, not before it starts.
-    threading.Thread(target=engine.warm_up, name="warm-up", daemon=True).start()
+    threading.Thread(target=lambda: engine.understanding, name="understanding", daemon=True).start()
     return engine
 
 

@@ -192,6 +192,7 @@ async def _post_init(built: Application[Any, Any, Any, Any, Any, Any]) -> None:
         )
     # The first card would import the holidays library (about 0.3 s of CPU) and read CLDR's
     # data while residents wait for their answers; in a burst every answer behind it would wait.
+    # The model has been training since the engine was built: this waits for it.
     engine = application.parts.guide.engine
     await asyncio.to_thread(engine.warm_up)
     settle()
