@@ -266,6 +266,7 @@ def test_the_model_is_trained_once_when_the_warm_up_and_a_first_message_ask_toge
     """`vollsmose-bot run` trains the model in a thread while the bot connects; a resident who
     types meanwhile waits for that model instead of training a second one."""
     import threading
+    import time
 
     from bot.understanding import Understanding
 
@@ -276,7 +277,7 @@ def test_the_model_is_trained_once_when_the_warm_up_and_a_first_message_ask_toge
     def slow_build(*args: object, **kwargs: object) -> Understanding:
         trainings.append(1)
         started.set()
-        threading.Event().wait(0.2)  # long enough for the second thread to arrive meanwhile
+        time.sleep(0.2)  # long enough for the second thread to arrive meanwhile
         return build(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(Understanding, "build", staticmethod(slow_build))
