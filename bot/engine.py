@@ -161,10 +161,10 @@ class Engine:
         services = self.content.services.values()
         for code in sorted({code for service in services for code in service.languages}):
             native_name(code)
-        with_hours = [service for service in services if service.hours]
-        for language in LANGUAGES:
-            for service in with_hours[:1]:
-                render_card(service, self.catalogs[language], now)
+        # One card with opening hours in each language reads that language's day names and times.
+        if timed := next((service for service in services if service.hours), None):
+            for language in LANGUAGES:
+                render_card(timed, self.catalogs[language], now)
 
     # -- entry points ----------------------------------------------------------------------------
 
