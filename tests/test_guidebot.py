@@ -11,6 +11,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden
 
 from bot.telegram.guidebot import GuideBot
+from bot.telegram.handlers import Keyboard
 from bot.telegram.offline import OfflineRequest
 from tests.conftest import TOKEN
 
@@ -64,6 +65,21 @@ async def test_edit_reply_is_edit_message_text_on_the_wire(guidebot) -> None:
     theirs, ours = _last_two(request)
     assert ours == theirs
     assert ours[0] == "editMessageText"
+
+
+async def test_a_keyboard_serialised_once_is_the_librarys_keyboard_on_the_wire(guidebot) -> None:
+    """The bot's Keyboard, whose Bot API form is worked out once, sends what the library's
+    InlineKeyboardMarkup sends, call after call."""
+    bot, request = guidebot
+    keyboard = Keyboard(MARKUP.inline_keyboard)
+    assert keyboard == MARKUP
+    for _ in range(2):
+        await bot.edit_message_text("Menu", chat_id=42, message_id=7, reply_markup=MARKUP)
+        await bot.edit_reply(42, 7, "Menu", keyboard)
+        theirs, ours = _last_two(request)
+        assert ours == theirs
+        assert ours[1]["reply_markup"]["inline_keyboard"][1][0]["callback_data"] == "v000000:menu"
+    assert keyboard.to_dict() is keyboard.to_dict()
 
 
 async def test_replies_return_nothing(guidebot) -> None:
