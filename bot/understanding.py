@@ -185,14 +185,14 @@ def looks_like_arabizi(tokens: Sequence[str], language: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class _Word:
-    """A word of a danger phrase: the folded letters a message word must begin with, and how
-    many letters its ending may add (0: the whole word only)."""
+    """A word of a danger phrase: the folded letters a message word must begin with, and the
+    longest the word may be with its ending (len(letters): the whole word only)."""
 
     letters: str
-    growth: int
+    longest: int
 
     def matches(self, word: str) -> bool:
-        return word.startswith(self.letters) and len(word) - len(self.letters) <= self.growth
+        return len(word) <= self.longest and word.startswith(self.letters)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,9 +208,9 @@ def _phrase_word(letters: str, written: str, growth: int) -> _Word:
     axe, must not match "fasalka", the class). Doubled letters count for the first rule as
     written, so "aab" (father, folded "ab") still matches "aabe"."""
     if len(written or letters) < 3:
-        return _Word(letters, 0)
+        return _Word(letters, len(letters))
     cap = 2 if len(letters) <= 3 else 4 if len(letters) == 4 else growth
-    return _Word(letters, min(growth, cap))
+    return _Word(letters, len(letters) + min(growth, cap))
 
 
 class DangerSignals:
@@ -278,14 +278,20 @@ class DangerSignals:
         """Whether the pattern's other words follow the word at position, in order and within
         GAP other words of each other."""
         at = position
-        for pattern_word in pattern.words[1:]:
-            for step in range(1, self.GAP + 2):
-                if at + step >= len(forms):
-                    return False
-                if any(pattern_word.matches(form) for form in forms[at + step]):
-                    at += step
+        for word in pattern.words[1:]:
+            letters, longest = word.letters, word.longest
+            # word.matches written out: this runs for every pattern whose first word a message
+            # has, some sixty times for 300 characters, and the calls cost more than the test.
+            found = False
+            for later in range(at + 1, min(at + self.GAP + 2, len(forms))):
+                for form in forms[later]:
+                    if len(form) <= longest and form.startswith(letters):
+                        found = True
+                        break
+                if found:
+                    at = later
                     break
-            else:
+            if not found:
                 return False
         return True
 
