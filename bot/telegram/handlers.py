@@ -52,8 +52,9 @@ class Keyboard(InlineKeyboardMarkup):
 
     def __init__(self, inline_keyboard: Sequence[Sequence[InlineKeyboardButton]]) -> None:
         super().__init__(inline_keyboard)
-        # The library serialises a keyboard again for every call that carries it: a fifth of
-        # a tap's CPU (benchmarks/README.md). Attributes with an underscore stay settable.
+        # The library serialises a keyboard again for every call that carries it: about a
+        # tenth of a tap's CPU in-process (benchmarks/README.md). The library lets attributes
+        # with an underscore be set on its frozen objects.
         self._as_dict = super().to_dict()
 
     def to_dict(self, recursive: bool = True) -> dict[str, Any]:
